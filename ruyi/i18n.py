@@ -77,7 +77,18 @@ def problem_from(err: ErrorDetails, *, prefix: Sequence[int | str] = ()) -> Prob
 
 
 def problems_from(exc: ValidationError, *, prefix: Sequence[int | str] = ()) -> list[Problem]:
-    return [problem_from(e, prefix=prefix) for e in exc.errors(include_url=False)]
+    """Every error, except a length complaint about a list whose own items were already refused (pydantic
+    counts only the valid items, so one bad slot would also read as "the list is empty")."""
+    errors = exc.errors(include_url=False)
+    locs = [tuple(e["loc"]) for e in errors]
+
+    def echoes_a_child(err: ErrorDetails) -> bool:
+        loc = tuple(err["loc"])
+        return err["type"] in {"too_short", "too_long"} and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in locs
+        )
+
+    return [problem_from(e, prefix=prefix) for e in errors if not echoes_a_child(e)]
 
 
 def render(problems: Iterable[Problem], lang: str = "zh") -> str:

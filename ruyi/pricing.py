@@ -141,7 +141,7 @@ def quote(
             notes.append(Reason.COPAY_FLOOR)
     subsidised = subsidy > 0 or free
     if not subsidised:
-        return full_price(who.age, *notes)
+        return full_price(who.age, *(notes or [Reason.ZERO_SUBSIDY]))
     return Quote(
         **base,
         subsidy=subsidy,

@@ -22,6 +22,7 @@ class Reason(enum.StrEnum):
     DAILY_LIMIT_REACHED = "daily_limit_reached"
     SLOT_LIMIT_REACHED = "slot_limit_reached"
     NO_TIER_APPLIES = "no_tier_applies"
+    ZERO_SUBSIDY = "zero_subsidy"
     BELOW_MIN_SPEND = "below_min_spend"
     CAPPED = "capped"
     COPAY_FLOOR = "copay_floor"
@@ -45,6 +46,7 @@ REASON_TEXT: dict[Reason, tuple[str, str]] = {
     Reason.DAILY_LIMIT_REACHED: ("今日补贴次数已用完，按原价", "daily subsidised meals used up: full price"),
     Reason.SLOT_LIMIT_REACHED: ("本餐次补贴已享受过，按原价", "already subsidised in this slot today: full price"),
     Reason.NO_TIER_APPLIES: ("不符合任何补贴档次，按原价", "no subsidy tier applies: full price"),
+    Reason.ZERO_SUBSIDY: ("补贴金额为零，按原价", "the subsidy comes to nothing: full price"),
     Reason.BELOW_MIN_SPEND: ("未达到最低消费，部分补贴不适用", "below the minimum spend for a subsidy"),
     Reason.CAPPED: ("补贴已按上限封顶", "subsidy capped at its maximum"),
     Reason.COPAY_FLOOR: ("本人须支付最低自付金额", "the minimum co-payment applies"),
