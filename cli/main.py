@@ -6,13 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import rules
+from cli import admin, db, rules, server
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ruyi", description="如意食堂 助餐收银与结算 / Ruyi canteen POS")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     rules.register(sub)
+    for area in (db, server, admin):
+        area.register(sub)
     return parser
 
 

@@ -1,0 +1,104 @@
+"""Roles, what each may do, and who is asking (the principal behind a token)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+
+class Role(enum.StrEnum):
+    BUREAU_ADMIN = "bureau_admin"
+    BUREAU_OPERATOR = "bureau_operator"
+    BUREAU_AUDITOR = "bureau_auditor"
+    CANTEEN_MANAGER = "canteen_manager"
+    TERMINAL = "terminal"
+
+
+STAFF_ROLES = (Role.BUREAU_ADMIN, Role.BUREAU_OPERATOR, Role.BUREAU_AUDITOR, Role.CANTEEN_MANAGER)
+
+
+class Perm(enum.StrEnum):
+    ELDERS_READ = "elders.read"
+    """Elders with masked ID numbers (and masked names for canteen-scoped callers)."""
+    ELDERS_READ_FULL = "elders.read_full"
+    """Full ID numbers, birth dates and categories."""
+    ELDERS_WRITE = "elders.write"
+    CARDS_READ = "cards.read"
+    CARDS_WRITE = "cards.write"
+    CANTEENS_READ = "canteens.read"
+    CANTEENS_WRITE = "canteens.write"
+    MENUS_WRITE = "menus.write"
+    TERMINALS_READ = "terminals.read"
+    TERMINALS_WRITE = "terminals.write"
+    RULES_READ = "rules.read"
+    RULES_WRITE = "rules.write"
+    QUOTES_PREVIEW = "quotes.preview"
+    AUDIT_READ = "audit.read"
+    STAFF_MANAGE = "staff.manage"
+    CATEGORIES_READ = "categories.read"
+    """See which categories (低保, 特困 …) an elder holds. Never canteen-scoped callers (DESIGN §4.8)."""
+
+
+_READ = frozenset(
+    {
+        Perm.ELDERS_READ,
+        Perm.CARDS_READ,
+        Perm.CANTEENS_READ,
+        Perm.TERMINALS_READ,
+        Perm.RULES_READ,
+        Perm.CATEGORIES_READ,
+    }
+)
+ROLE_PERMS: dict[Role, frozenset[Perm]] = {
+    Role.BUREAU_ADMIN: frozenset(Perm),
+    Role.BUREAU_OPERATOR: _READ | {Perm.ELDERS_READ_FULL, Perm.ELDERS_WRITE, Perm.CARDS_WRITE, Perm.QUOTES_PREVIEW},
+    Role.BUREAU_AUDITOR: _READ | {Perm.AUDIT_READ, Perm.QUOTES_PREVIEW},
+    Role.CANTEEN_MANAGER: frozenset(
+        {Perm.ELDERS_READ, Perm.CANTEENS_READ, Perm.MENUS_WRITE, Perm.TERMINALS_READ, Perm.RULES_READ}
+    ),
+    Role.TERMINAL: frozenset({Perm.CANTEENS_READ, Perm.RULES_READ}),
+}
+
+# The roles a member of staff may put on an API token they mint (a subset of what they can do).
+TOKEN_ROLES: dict[Role, frozenset[Role]] = {
+    Role.BUREAU_ADMIN: frozenset({Role.BUREAU_ADMIN, Role.BUREAU_OPERATOR, Role.BUREAU_AUDITOR}),
+    Role.BUREAU_OPERATOR: frozenset({Role.BUREAU_OPERATOR}),
+    Role.BUREAU_AUDITOR: frozenset({Role.BUREAU_AUDITOR}),
+    Role.CANTEEN_MANAGER: frozenset({Role.CANTEEN_MANAGER}),
+    Role.TERMINAL: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: Literal["staff", "terminal", "system"]
+    id: uuid.UUID | None
+    name: str
+    roles: frozenset[Role]
+    canteen_id: uuid.UUID | None = None
+    """Set for canteen managers and terminals: they reach this canteen's objects only."""
+    token_id: uuid.UUID | None = None
+
+    @property
+    def perms(self) -> frozenset[Perm]:
+        out: frozenset[Perm] = frozenset()
+        for role in self.roles:
+            out |= ROLE_PERMS[role]
+        return out
+
+    def can(self, perm: Perm) -> bool:
+        return perm in self.perms
+
+    @property
+    def canteen_scoped(self) -> bool:
+        return self.canteen_id is not None
+
+    def reaches(self, canteen_id: uuid.UUID | None) -> bool:
+        """Whether an object of ``canteen_id`` is visible at all (foreign ones answer 404)."""
+        return self.canteen_id is None or self.canteen_id == canteen_id
+
+
+SYSTEM = Principal(kind="system", id=None, name="system", roles=frozenset({Role.BUREAU_ADMIN}))
+"""The command line acting on the database directly (``ruyi admin create-staff``)."""

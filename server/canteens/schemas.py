@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ruyi.rules import Slot
+
+CODE_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CanteenCreate(_In):
+    code: str = Field(min_length=1, max_length=32, pattern=CODE_PATTERN)
+    name: str = Field(min_length=1, max_length=128)
+    programme: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
+    address: str = Field(default="", max_length=256)
+
+
+class CanteenUpdate(_In):
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    address: str | None = Field(default=None, max_length=256)
+    active: bool | None = None
+
+
+class CanteenOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    programme: str
+    address: str
+    active: bool
+    created_at: datetime
+
+
+class MenuItemCreate(_In):
+    name: str = Field(min_length=1, max_length=128)
+    price: int = Field(ge=0, le=10_000_000, description="integer fen (分)")
+    slot: Slot
+    effective_from: date
+    effective_to: date | None = None
+
+
+class MenuItemEnd(_In):
+    effective_to: date
+
+
+class MenuItemOut(BaseModel):
+    id: uuid.UUID
+    canteen_id: uuid.UUID
+    name: str
+    price: int
+    slot: Slot
+    effective_from: date
+    effective_to: date | None
+    created_at: datetime
+
+
+class TerminalCreate(_In):
+    name: str = Field(min_length=1, max_length=128)
+
+
+class TerminalRevoke(_In):
+    reason: str = Field(min_length=1, max_length=256)
+
+
+class TerminalOut(BaseModel):
+    id: uuid.UUID
+    canteen_id: uuid.UUID
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str | None
+
+
+class TerminalCreated(BaseModel):
+    terminal: TerminalOut
+    credential: str
+    """The terminal's bearer credential; shown once, only its hash is stored."""

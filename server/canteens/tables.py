@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from server.base import new_id, ts_column, utcnow
+
+
+class Canteen(SQLModel, table=True):
+    __tablename__ = "canteens"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=128)
+    programme: str = Field(max_length=64)
+    """The rule book (programme code) whose rules price meals here."""
+    address: str = Field(default="", max_length=256)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class MenuItem(SQLModel, table=True):
+    """A dish or set meal at one price for one slot, over a date range. A price change is a new item."""
+
+    __tablename__ = "menu_items"
+    __table_args__ = (
+        sa.CheckConstraint("price >= 0", name="price_not_negative"),
+        sa.CheckConstraint("slot IN ('breakfast', 'lunch', 'dinner')", name="slot_known"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    canteen_id: uuid.UUID = Field(foreign_key="canteens.id", index=True)
+    name: str = Field(max_length=128)
+    price: int
+    """Integer fen."""
+    slot: str = Field(max_length=16)
+    effective_from: date
+    effective_to: date | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class Terminal(SQLModel, table=True):
+    __tablename__ = "terminals"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    canteen_id: uuid.UUID = Field(foreign_key="canteens.id", index=True)
+    name: str = Field(max_length=128)
+    credential_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    revoke_reason: str | None = Field(default=None, max_length=256)
