@@ -1,0 +1,1 @@
+"""The canteen terminal: card reader, local ledger, receipts, sync worker and the cashier screen."""
