@@ -1,0 +1,722 @@
+"""Receipt printers: the neutral document a receipt layout fills, and ESC/POS printers that print it.
+
+The meal is committed before anything here runs (DESIGN §4.1), so a printer problem is never the sale's problem:
+every call returns or raises :class:`PrinterError` within the printer's configured timeout (plus a fraction of a
+second), and the caller puts the receipt in the reprint queue.
+
+How a document becomes bytes: python-escpos builds the commands on a ``Dummy`` printer (styles, native QR code,
+raster images, cut); text lines are added as raw bytes in the printer's Chinese mode (``FS &`` GB18030 ``FS .``),
+which python-escpos cannot produce; a line with a character the printer's font lacks, or every line of a printer
+configured with ``text_mode: bitmap``, goes out as a picture drawn with Pillow. The same bytes then go to the
+printer through python-escpos's ``Network``, ``Usb``, ``Serial`` or ``File`` class.
+
+Before a receipt is sent, the printer is asked for its real-time status (``DLE EOT 1``, ``2``, ``4``), so that an
+offline printer, an open cover or an empty roll is reported instead of a receipt lost in the printer's buffer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, cast
+
+from escpos import printer as escpos_printer
+from escpos.constants import QR_ECLEVEL_M
+from escpos.exceptions import DeviceNotFoundError
+from pydantic import BaseModel, ConfigDict, Field
+
+from terminal.escpos_text import (
+    DEFAULT_BITMAP_FONT,
+    Align,
+    Charset,
+    check_printable,
+    chinese_mode_bytes,
+    display_width,
+    fits_printer_font,
+    missing_glyphs,
+    render_line,
+    two_columns,
+    wrap,
+)
+
+__all__ = [
+    "Align",
+    "Cut",
+    "EscposPrinter",
+    "Feed",
+    "FileConnection",
+    "PaperWidth",
+    "PrinterConfig",
+    "PrinterError",
+    "PrinterErrorCode",
+    "PrinterStatus",
+    "QrCode",
+    "ReceiptDocument",
+    "ReceiptPrinter",
+    "Separator",
+    "SerialConnection",
+    "TcpConnection",
+    "TextLine",
+    "TwoColumnLine",
+    "UsbConnection",
+    "decode_status",
+]
+
+log = logging.getLogger(__name__)
+
+DLE_EOT = b"\x10\x04"  # real-time status transmission; answered even while the printer is offline
+
+# The worker thread gets this long after the deadline to report its own (more precise) error before the caller
+# gives up on it.
+_GRACE_S = 0.25
+
+
+# --- the document ------------------------------------------------------------------------------------------
+
+
+class PaperWidth(IntEnum):
+    """Paper roll width in mm; font A gives 12 dots a column on both."""
+
+    MM58 = 58
+    MM80 = 80
+
+    @property
+    def columns(self) -> int:
+        return 32 if self is PaperWidth.MM58 else 48
+
+    @property
+    def dots(self) -> int:
+        return 384 if self is PaperWidth.MM58 else 576
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """A line of text; wraps if longer than the paper. `double` is double width and height (half the columns)."""
+
+    text: str
+    align: Align = Align.LEFT
+    bold: bool = False
+    double: bool = False
+
+    def __post_init__(self) -> None:
+        check_printable(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class TwoColumnLine:
+    """A label on the left and an amount on the right, spread over exactly the paper's width."""
+
+    label: str
+    amount: str
+    bold: bool = False
+    double: bool = False
+
+    def __post_init__(self) -> None:
+        check_printable(self.label)
+        check_printable(self.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Separator:
+    """A full-width rule made of one character repeated."""
+
+    char: str = "-"
+
+    def __post_init__(self) -> None:
+        check_printable(self.char)
+        if len(self.char) != 1 or self.char.isspace():
+            raise ValueError(f"a separator is one visible character, not {self.char!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class QrCode:
+    """A QR code printed by the printer itself (error correction M)."""
+
+    data: str
+    align: Align = Align.CENTER
+
+    def __post_init__(self) -> None:
+        if not self.data or len(self.data.encode("utf-8")) > 2331:  # version 40 at level M, byte mode
+            raise ValueError("QR code data must be 1 to 2331 bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    lines: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.lines <= 255:
+            raise ValueError("feed 1 to 255 lines")
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Feed the receipt past the cutter and cut (a partial cut leaves a hinge, if the printer can)."""
+
+    partial: bool = False
+
+
+Block = TextLine | TwoColumnLine | Separator | QrCode | Feed | Cut
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptDocument:
+    blocks: tuple[Block, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "blocks", tuple(self.blocks))
+
+
+# --- configuration -------------------------------------------------------------------------------------------
+
+
+class _Connection(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TcpConnection(_Connection):
+    kind: Literal["tcp"] = "tcp"
+    host: str
+    port: int = Field(default=9100, ge=1, le=65535)
+
+
+class UsbConnection(_Connection):
+    kind: Literal["usb"] = "usb"
+    vendor_id: int
+    product_id: int
+    in_ep: int = 0x82
+    out_ep: int = 0x01
+
+
+class SerialConnection(_Connection):
+    kind: Literal["serial"] = "serial"
+    device: str
+    baudrate: int = 9600
+    dsrdtr: bool = True
+
+
+class FileConnection(_Connection):
+    """A device file (``/dev/usb/lp0``) or a plain file; it cannot answer status queries."""
+
+    kind: Literal["file"] = "file"
+    path: Path
+
+
+Connection = Annotated[TcpConnection | UsbConnection | SerialConnection | FileConnection, Field(discriminator="kind")]
+
+
+class PrinterConfig(BaseModel):
+    """One receipt printer, as the terminal's configuration file describes it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connection: Connection
+    paper: PaperWidth = PaperWidth.MM80
+    text_mode: Literal["chinese", "bitmap"] = "chinese"
+    """``chinese``: text in the printer's Chinese mode, pictures only for characters its font lacks.
+    ``bitmap``: every line is a picture (a printer without a Chinese font, or with a broken one)."""
+    charset: Charset = "gb2312"
+    """The characters the printer's font has; any other character makes its line a picture."""
+    timeout_s: float = Field(default=3.0, gt=0, le=30)
+    """The longest a print or a status query may take, connecting included."""
+    bitmap_fonts: tuple[Path, ...] = Field(default=(DEFAULT_BITMAP_FONT,), min_length=1)
+    """Fonts for lines printed as pictures, tried in order for each character."""
+    qr_module_size: int = Field(default=6, ge=1, le=16)
+
+
+# --- errors and status -----------------------------------------------------------------------------------------
+
+
+class PrinterErrorCode(StrEnum):
+    OFFLINE = "offline"
+    """Not reachable (connection refused, no answer to connect, unplugged) or reports itself offline."""
+    PAPER_OUT = "paper_out"
+    COVER_OPEN = "cover_open"
+    PRINTER_ERROR = "printer_error"
+    """The printer reports an error (cutter jam, head too hot), or answers something that is not ESC/POS."""
+    TIMEOUT = "timeout"
+    """Connected, but no answer (or no room for the receipt) within the timeout."""
+    UNAVAILABLE = "unavailable"
+    """This terminal cannot drive the printer at all: a driver library is missing."""
+
+
+CASHIER_MESSAGES: dict[PrinterErrorCode, str] = {
+    PrinterErrorCode.OFFLINE: "打印机未连接或已离线，小票已放入补打队列",
+    PrinterErrorCode.PAPER_OUT: "打印机缺纸，请装纸后补打小票",
+    PrinterErrorCode.COVER_OPEN: "打印机纸仓盖未关好，请关好后补打小票",
+    PrinterErrorCode.PRINTER_ERROR: "打印机故障，小票已放入补打队列",
+    PrinterErrorCode.TIMEOUT: "打印机无响应，小票已放入补打队列",
+    PrinterErrorCode.UNAVAILABLE: "本机无法使用该打印机（缺少驱动），请联系管理员",
+}
+
+
+class PrinterError(Exception):
+    """The receipt was not (or may not have been) printed."""
+
+    def __init__(self, code: PrinterErrorCode | str, detail: str = "") -> None:
+        self.code = PrinterErrorCode(code)
+        self.detail = detail
+        super().__init__(f"{self.code.value}: {detail}" if detail else self.code.value)
+
+    @property
+    def cashier_message(self) -> str:
+        return CASHIER_MESSAGES[self.code]
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterStatus:
+    problem: PrinterErrorCode | None
+    paper_near_end: bool = False
+    queried: bool = True
+    """False when the connection cannot carry a status answer (a file): the printer is then assumed ready."""
+    detail: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.problem is None
+
+
+# DLE EOT answers (Epson ESC/POS): bits 1 and 4 are always 1, bits 0 and 7 always 0.
+_FIXED_MASK, _FIXED_BITS = 0x93, 0x12
+_OFFLINE = 0x08  # n=1: printer status
+_COVER_OPEN, _PAPER_END_STOP, _ERROR = 0x04, 0x20, 0x40  # n=2: offline cause
+_NEAR_END, _ROLL_END = 0x0C, 0x60  # n=4: paper roll sensor
+
+
+def decode_status(printer_status: int, offline_cause: int, paper_sensor: int) -> PrinterStatus:
+    """Read the answers to ``DLE EOT 1``, ``DLE EOT 2`` and ``DLE EOT 4``."""
+    for n, answer in ((1, printer_status), (2, offline_cause), (4, paper_sensor)):
+        if answer & _FIXED_MASK != _FIXED_BITS:
+            return PrinterStatus(
+                PrinterErrorCode.PRINTER_ERROR, detail=f"answer 0x{answer:02X} to DLE EOT {n} is not ESC/POS"
+            )
+    near_end = bool(paper_sensor & _NEAR_END)
+    problem: PrinterErrorCode | None = None
+    if offline_cause & _COVER_OPEN:
+        problem = PrinterErrorCode.COVER_OPEN
+    elif offline_cause & _PAPER_END_STOP or paper_sensor & _ROLL_END:
+        problem = PrinterErrorCode.PAPER_OUT
+    elif offline_cause & _ERROR:
+        problem = PrinterErrorCode.PRINTER_ERROR
+    elif printer_status & _OFFLINE:
+        problem = PrinterErrorCode.OFFLINE
+    answers = f"{printer_status:02X} {offline_cause:02X} {paper_sensor:02X}"
+    detail = "" if problem is None else f"DLE EOT 1/2/4 answered {answers}"
+    return PrinterStatus(problem, paper_near_end=near_end, detail=detail)
+
+
+# --- the protocol the terminal uses ------------------------------------------------------------------------
+
+
+class ReceiptPrinter(Protocol):
+    def print_document(self, doc: ReceiptDocument) -> None:
+        """Print, or raise :class:`PrinterError`; never takes much longer than the printer's timeout."""
+        ...
+
+    def status(self) -> PrinterStatus:
+        """Ask the printer how it is; never raises for printer trouble, never takes longer than the timeout."""
+        ...
+
+
+# --- rendering -------------------------------------------------------------------------------------------------
+
+
+class _Renderer:
+    """Builds the ESC/POS bytes of one document on a python-escpos ``Dummy`` printer."""
+
+    def __init__(self, config: PrinterConfig) -> None:
+        self._config = config
+        self._columns = config.paper.columns
+        self._out: Any = escpos_printer.Dummy()
+        # python-escpos prints a warning on stdout for every image unless the profile knows the paper width, and
+        # the default profile's data is shared by all printers: give this one its own copy.
+        profile_data = copy.deepcopy(self._out.profile.profile_data)
+        profile_data["media"]["width"] = {"mm": int(config.paper), "pixels": config.paper.dots}
+        self._out.profile.profile_data = profile_data
+        self._align: Align | None = None
+        self._bold: bool | None = None
+        self._scale: int | None = None
+
+    def render(self, doc: ReceiptDocument) -> bytes:
+        self._out.hw("INIT")  # ESC @: forget whatever mode an earlier (perhaps interrupted) job left behind
+        for block in doc.blocks:
+            self._block(block)
+        return bytes(self._out.output)
+
+    def _block(self, block: Block) -> None:
+        match block:
+            case TextLine(text=text, align=align, bold=bold, double=double):
+                scale = 2 if double else 1
+                for piece in wrap(text, self._columns // scale):
+                    self._line(piece, align, bold, scale)
+            case TwoColumnLine(label=label, amount=amount, bold=bold, double=double):
+                scale = 2 if double else 1
+                for piece in two_columns(label, amount, self._columns // scale):
+                    self._line(piece, Align.LEFT, bold, scale)
+            case Separator(char=char):
+                self._line(char * (self._columns // display_width(char)), Align.LEFT, False, 1)
+            case QrCode(data=data, align=align):
+                self._style(align=align)
+                self._out.qr(data, native=True, size=self._config.qr_module_size, ec=QR_ECLEVEL_M)
+            case Feed(lines=lines):
+                self._out.print_and_feed(lines)
+            case Cut(partial=partial):
+                self._out.cut(mode="PART" if partial else "FULL")
+
+    def _line(self, text: str, align: Align, bold: bool, scale: int) -> None:
+        if self._config.text_mode == "bitmap" or not fits_printer_font(text, self._config.charset):
+            picture = render_line(
+                text,
+                columns=self._columns,
+                align=align,
+                bold=bold,
+                scale=scale,
+                fonts=self._config.bitmap_fonts,
+            )
+            if missing := missing_glyphs(text, self._config.bitmap_fonts):
+                log.warning("%d character(s) of a receipt line are in none of the bitmap fonts", len(missing))
+            self._out.image(picture, impl="bitImageRaster")
+            return
+        self._style(align=align, bold=bold, scale=scale)
+        self._out._raw(chinese_mode_bytes(text) + b"\n")
+
+    def _style(self, *, align: Align, bold: bool | None = None, scale: int | None = None) -> None:
+        if align is not self._align:
+            self._out.set(align=align.value)
+            self._align = align
+        if bold is not None and bold != self._bold:
+            self._out.set(bold=bold)
+            self._bold = bold
+        if scale is not None and scale != self._scale:
+            # GS ! (python-escpos "custom size") sizes Chinese characters too; its double_width/double_height
+            # use ESC !, which only sizes ASCII.
+            self._out.set(custom_size=True, width=scale, height=scale)
+            self._scale = scale
+
+
+# --- connections -------------------------------------------------------------------------------------------------
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise PrinterError(PrinterErrorCode.TIMEOUT, "out of time")
+    return left
+
+
+class _Link(Protocol):
+    """One open connection to the printer, every operation bounded by the deadline it was opened with."""
+
+    def query(self, n: int) -> int | None:
+        """Send ``DLE EOT n`` and return the answer byte, or None if this connection cannot answer."""
+        ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None:
+        """Called from another thread to wake an operation blocked past the deadline."""
+        ...
+
+
+class _NetworkLink:
+    def __init__(self, conn: TcpConnection, deadline: float) -> None:
+        self._where = f"{conn.host}:{conn.port}"
+        self._deadline = deadline
+        self._printer: Any = escpos_printer.Network(conn.host, conn.port, timeout=_remaining(deadline))
+        # Connect here rather than with Network.open(), which drops the socket unclosed when connecting fails.
+        try:
+            sock = socket.create_connection((conn.host, conn.port), timeout=_remaining(deadline))
+        except TimeoutError as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where} did not answer the connection") from exc
+        except OSError as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"cannot connect to {self._where}: {exc}") from exc
+        self._printer.device = sock
+        self._sock = sock
+
+    def query(self, n: int) -> int:
+        self.write(DLE_EOT + bytes((n,)))
+        self._sock.settimeout(_remaining(self._deadline))
+        try:
+            answer = self._sock.recv(1)
+        except TimeoutError as exc:
+            raise PrinterError(PrinterErrorCode.TIMEOUT, f"{self._where} did not answer DLE EOT {n}") from exc
+        except OSError as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where}: {exc}") from exc
+        if not answer:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where} closed the connection")
+        return answer[0]
+
+    def write(self, data: bytes) -> None:
+        self._sock.settimeout(_remaining(self._deadline))
+        try:
+            self._printer._raw(data)
+        except TimeoutError as exc:
+            raise PrinterError(PrinterErrorCode.TIMEOUT, f"{self._where} did not take the data") from exc
+        except OSError as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where}: {exc}") from exc
+
+    def close(self) -> None:
+        # Read away any answer still queued: closing a socket with unread data resets the connection, which may
+        # cost the printer the end of the receipt.
+        try:
+            self._sock.setblocking(False)
+            while self._sock.recv(64):
+                pass
+        except OSError:  # BlockingIOError: nothing (more) to read
+            pass
+        self._printer.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+
+def _driver(module: str, extra: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise PrinterError(PrinterErrorCode.UNAVAILABLE, f"{module} is not installed (python-escpos[{extra}])") from exc
+
+
+class _UsbLink:
+    """Not exercised by the test suite (no USB printer there); pyusb timeouts bound every call."""
+
+    def __init__(self, conn: UsbConnection, deadline: float) -> None:
+        usb_core = _driver("usb.core", "usb")
+        self._usb_error: type[Exception] = usb_core.USBError
+        self._usb_timeout: type[Exception] = usb_core.USBTimeoutError
+        self._where = f"USB {conn.vendor_id:04x}:{conn.product_id:04x}"
+        self._deadline = deadline
+        self._printer: Any = escpos_printer.Usb(
+            conn.vendor_id, conn.product_id, timeout=self._ms(), in_ep=conn.in_ep, out_ep=conn.out_ep
+        )
+        try:
+            self._printer.open()
+        except DeviceNotFoundError as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where} not found") from exc
+
+    def _ms(self) -> int:
+        return max(1, int(_remaining(self._deadline) * 1000))
+
+    def query(self, n: int) -> int:
+        self.write(DLE_EOT + bytes((n,)))
+        try:
+            answer = self._printer.device.read(self._printer.in_ep, 16, self._ms())
+        except self._usb_timeout as exc:
+            raise PrinterError(PrinterErrorCode.TIMEOUT, f"{self._where} did not answer DLE EOT {n}") from exc
+        except self._usb_error as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where}: {exc}") from exc
+        if not answer:
+            raise PrinterError(PrinterErrorCode.TIMEOUT, f"{self._where} did not answer DLE EOT {n}")
+        return int(answer[0])
+
+    def write(self, data: bytes) -> None:
+        self._printer.timeout = self._ms()
+        try:
+            self._printer._raw(data)
+        except self._usb_timeout as exc:
+            raise PrinterError(PrinterErrorCode.TIMEOUT, f"{self._where} did not take the data") from exc
+        except self._usb_error as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where}: {exc}") from exc
+
+    def close(self) -> None:
+        self._printer.close()
+
+    def abort(self) -> None:
+        pass
+
+
+class _SerialLink:
+    """Not exercised by the test suite (pyserial is not installed there); pyserial timeouts bound every call."""
+
+    def __init__(self, conn: SerialConnection, deadline: float) -> None:
+        serial = _driver("serial", "serial")
+        self._serial_error: type[Exception] = serial.SerialException
+        self._serial_timeout: type[Exception] = serial.SerialTimeoutException
+        self._where = conn.device
+        self._deadline = deadline
+        self._printer: Any = escpos_printer.Serial(
+            devfile=conn.device, baudrate=conn.baudrate, timeout=_remaining(deadline), dsrdtr=conn.dsrdtr
+        )
+        try:
+            self._printer.open()
+        except DeviceNotFoundError as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"cannot open {self._where}") from exc
+
+    def query(self, n: int) -> int:
+        self.write(DLE_EOT + bytes((n,)))
+        device = self._printer.device
+        device.timeout = _remaining(self._deadline)
+        answer = device.read(1)  # python-escpos's _read() waits for 16 bytes: the whole timeout, every time
+        if not answer:
+            raise PrinterError(PrinterErrorCode.TIMEOUT, f"{self._where} did not answer DLE EOT {n}")
+        return int(answer[0])
+
+    def write(self, data: bytes) -> None:
+        self._printer.device.write_timeout = _remaining(self._deadline)
+        try:
+            self._printer._raw(data)
+        except self._serial_timeout as exc:
+            raise PrinterError(PrinterErrorCode.TIMEOUT, f"{self._where} did not take the data") from exc
+        except self._serial_error as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where}: {exc}") from exc
+
+    def close(self) -> None:
+        self._printer.close()
+
+    def abort(self) -> None:
+        pass
+
+
+class _FileLink:
+    """Opening or writing may block for good (a parallel port with the printer off): the caller's watchdog bounds
+    it, and a job that gets through after its deadline writes nothing, so a reprint is not a duplicate."""
+
+    def __init__(self, conn: FileConnection, deadline: float) -> None:
+        self._where = str(conn.path)
+        self._deadline = deadline
+        self._printer: Any = escpos_printer.File(devfile=self._where)
+        try:
+            self._printer.open()
+        except DeviceNotFoundError as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"cannot open {self._where}") from exc
+
+    def query(self, n: int) -> None:
+        return None
+
+    def write(self, data: bytes) -> None:
+        _remaining(self._deadline)  # an open() that came back too late: the caller has given up on this receipt
+        try:
+            self._printer._raw(data)
+        except OSError as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where}: {exc}") from exc
+
+    def close(self) -> None:
+        try:
+            self._printer.close()
+        except OSError as exc:
+            raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where}: {exc}") from exc
+
+    def abort(self) -> None:
+        pass
+
+
+def _open_link(conn: TcpConnection | UsbConnection | SerialConnection | FileConnection, deadline: float) -> _Link:
+    match conn:
+        case TcpConnection():
+            return _NetworkLink(conn, deadline)
+        case UsbConnection():
+            return _UsbLink(conn, deadline)
+        case SerialConnection():
+            return _SerialLink(conn, deadline)
+        case FileConnection():
+            return _FileLink(conn, deadline)
+
+
+def _query_status(link: _Link) -> PrinterStatus:
+    printer_status = link.query(1)
+    if printer_status is None:
+        return PrinterStatus(None, queried=False)
+    offline_cause = link.query(2)
+    paper_sensor = link.query(4)
+    assert offline_cause is not None and paper_sensor is not None
+    return decode_status(printer_status, offline_cause, paper_sensor)
+
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Outcome(Generic[T]):
+    value: T | None = None
+    error: BaseException | None = None
+    link: _Link | None = None
+
+
+# --- the printer -------------------------------------------------------------------------------------------------
+
+
+class EscposPrinter:
+    """A receipt printer speaking ESC/POS over TCP, USB, serial or a device file (implements ReceiptPrinter)."""
+
+    def __init__(self, config: PrinterConfig) -> None:
+        for font in config.bitmap_fonts:
+            if not font.is_file():
+                raise ValueError(f"bitmap font {font} not found (Debian: fonts-wqy-zenhei)")
+        self.config = config
+        self._io = threading.Lock()  # one job at a time; a job abandoned at its deadline still holds it
+
+    def render(self, doc: ReceiptDocument) -> bytes:
+        """The ESC/POS bytes of a document, as they go to the printer (after the status queries)."""
+        return _Renderer(self.config).render(doc)
+
+    def print_document(self, doc: ReceiptDocument) -> None:
+        payload = self.render(doc)
+
+        def job(link: _Link) -> None:
+            status = _query_status(link)
+            if status.problem is not None:
+                raise PrinterError(status.problem, status.detail)
+            link.write(payload)
+
+        self._run(job)
+
+    def status(self) -> PrinterStatus:
+        if isinstance(self.config.connection, FileConnection):
+            # Opening the file would truncate it (python-escpos opens with "wb"); a file has no status anyway.
+            return PrinterStatus(None, queried=False)
+        try:
+            return self._run(_query_status)
+        except PrinterError as exc:
+            return PrinterStatus(exc.code, detail=exc.detail)
+
+    def _run(self, job: Callable[[_Link], T]) -> T:
+        """Run `job` on a fresh connection in a worker thread; give up on it at the deadline.
+
+        Network operations carry the deadline themselves, so the worker normally ends by itself with a precise
+        error; the thread is only the guarantee for the cases nothing else bounds (a blocked device file).
+        """
+        timeout = self.config.timeout_s
+        deadline = time.monotonic() + timeout
+        outcome: _Outcome[T] = _Outcome()
+
+        def work() -> None:
+            if not self._io.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                outcome.error = PrinterError(PrinterErrorCode.TIMEOUT, "still busy with an earlier receipt")
+                return
+            try:
+                outcome.link = _open_link(self.config.connection, deadline)
+                try:
+                    outcome.value = job(outcome.link)
+                finally:
+                    outcome.link.close()
+            except BaseException as exc:  # handed over to the caller's thread, which raises it
+                outcome.error = exc
+            finally:
+                self._io.release()
+
+        worker = threading.Thread(target=work, name="receipt-printer-io", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()) + _GRACE_S)
+        if worker.is_alive():
+            if outcome.link is not None:
+                outcome.link.abort()
+            worker.join(_GRACE_S)
+            log.warning("receipt printer gave no answer within %.1f s", timeout)
+            raise PrinterError(PrinterErrorCode.TIMEOUT, f"no answer within {timeout:g} s")
+        if outcome.error is not None:
+            if isinstance(outcome.error, PrinterError):
+                log.warning("receipt printer: %s", outcome.error)
+            raise outcome.error
+        return cast(T, outcome.value)  # set whenever the job returned
