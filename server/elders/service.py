@@ -325,7 +325,11 @@ def search(
     if id_number:
         conds.append(col(Elder.id_number) == id_number.strip().upper())
     if id_tail:
-        conds.append(col(Elder.id_tail) == id_tail.strip().upper()[-4:])
+        masked = id_tail.strip().upper()
+        conds.append(col(Elder.id_tail) == masked[-4:])
+        prefix = masked.split("*", 1)[0] if "*" in masked else ""
+        if prefix:
+            conds.append(col(Elder.id_number).startswith(prefix, autoescape=True))
     if community:
         conds.append(col(Elder.community).contains(community.strip(), autoescape=True))
     if card_serial:

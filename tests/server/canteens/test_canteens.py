@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from tests.server.conftest import Api
+from tests.server.helpers import canteen
+
+
+def test_canteen_crud_and_code_conflict(api: Api) -> None:
+    c = canteen(api)
+    assert api.ok("GET", f"/api/v1/canteens/{c['id']}", api.operator)["code"] == "ry-01"
+    r = api.client.post(
+        "/api/v1/canteens", headers=api.admin, json={"code": "ry-01", "name": "x", "programme": "ruyi-city"}
+    )
+    assert r.status_code == 409 and r.json()["error"] == "canteen.code_taken"
+    updated = api.ok("PATCH", f"/api/v1/canteens/{c['id']}", api.admin, json={"name": "新名字"})
+    assert updated["name"] == "新名字"
+    assert api.client.post("/api/v1/canteens", headers=api.operator, json={}).status_code == 403
+
+
+def test_menu_items_with_dates_and_manager_scope(api: Api) -> None:
+    a, b = canteen(api, "ry-01"), canteen(api, "ry-02")
+    mgr_a = api.manager(a["id"])
+    item = api.ok(
+        "POST",
+        f"/api/v1/canteens/{a['id']}/menu-items",
+        mgr_a,
+        201,
+        json={"name": "午餐套餐A", "price": 1100, "slot": "lunch", "effective_from": "2026-01-01"},
+    )
+    assert item["price"] == 1100
+    # Another canteen's manager sees nothing of it: 404, never its data.
+    mgr_b = api.manager(b["id"])
+    r = api.client.get(f"/api/v1/menu-items/{item['id']}", headers=mgr_b)
+    assert r.status_code == 404 and "午餐" not in r.text
+    assert api.client.get(f"/api/v1/canteens/{a['id']}/menu-items", headers=mgr_b).status_code == 404
+    r = api.client.post(
+        f"/api/v1/canteens/{a['id']}/menu-items",
+        headers=mgr_b,
+        json={"name": "x", "price": 1, "slot": "lunch", "effective_from": "2026-01-01"},
+    )
+    assert r.status_code == 404
+    assert [c["code"] for c in api.ok("GET", "/api/v1/canteens", mgr_b)] == ["ry-02"]
+    # Prices are integer fen; floats and negative prices are refused.
+    for price in (11.5, -1):
+        r = api.client.post(
+            f"/api/v1/canteens/{a['id']}/menu-items",
+            headers=mgr_a,
+            json={"name": "x", "price": price, "slot": "lunch", "effective_from": "2026-01-01"},
+        )
+        assert r.status_code == 422
+    ended = api.ok("POST", f"/api/v1/menu-items/{item['id']}/end", mgr_a, json={"effective_to": "2026-06-30"})
+    assert ended["effective_to"] == "2026-06-30"
+    assert api.ok("GET", f"/api/v1/canteens/{a['id']}/menu-items?on=2026-07-01", mgr_a) == []
+    assert len(api.ok("GET", f"/api/v1/canteens/{a['id']}/menu-items?on=2026-06-30", mgr_a)) == 1
+
+
+def test_terminal_credential_shown_once_and_revocable(api: Api) -> None:
+    a, b = canteen(api, "ry-01"), canteen(api, "ry-02")
+    made = api.ok("POST", f"/api/v1/canteens/{a['id']}/terminals", api.admin, 201, json={"name": "收银台1"})
+    cred = {"Authorization": f"Bearer {made['credential']}"}
+    me = api.ok("GET", "/api/v1/terminal/me", cred)
+    assert me["canteen_id"] == a["id"]
+    listed = api.ok("GET", f"/api/v1/canteens/{a['id']}/terminals", api.manager(a["id"]))
+    assert "credential" not in listed[0]
+    # A terminal reaches its own canteen only, and is not staff.
+    assert api.client.get(f"/api/v1/canteens/{b['id']}", headers=cred).status_code == 404
+    api.ok("GET", f"/api/v1/canteens/{a['id']}", cred)
+    assert api.client.get("/api/v1/elders", headers=cred).status_code == 403
+    assert api.client.get("/api/v1/terminal/me", headers=api.admin).status_code == 403
+    api.ok("POST", f"/api/v1/terminals/{made['terminal']['id']}/revoke", api.admin, json={"reason": "丢失"})
+    assert api.client.get("/api/v1/terminal/me", headers=cred).status_code == 401
+    r = api.client.post(f"/api/v1/terminals/{made['terminal']['id']}/revoke", headers=api.admin, json={"reason": "x"})
+    assert r.status_code == 409
