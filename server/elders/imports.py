@@ -49,7 +49,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "canteen": ("食堂编号", "所属食堂", "canteen"),
 }
 REQUIRED = ("name", "id_number")
-_SPLIT = re.compile(r"[;；,，、/\s]+")
+_SPLIT = re.compile(r"[;；,，、\s]+")
 _DATE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$")
 CHUNK = 2000
 

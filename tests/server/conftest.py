@@ -1,25 +1,16 @@
 """Fixtures for the server tests: a fresh database per test on SQLite and on a real PostgreSQL cluster that
-this file starts (initdb into a temp dir, a free port on 127.0.0.1, a socket dir of its own) and stops.
-
-When the tests run as root, the cluster runs as the ``postgres`` system user (PostgreSQL refuses root).
-"""
+the session starts itself (tests/server/pgcluster.py) and stops. Each PostgreSQL test gets its own database,
+created from a migrated template."""
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
 import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -29,78 +20,21 @@ from server.auth.principal import SYSTEM, Role
 from server.auth.service import create_api_token, create_staff, staff_principal
 from server.config import Settings
 from server.db import make_engine, open_session, upgrade
+from tests.server.pgcluster import PgCluster, pg_bindir, throwaway_cluster
 
 SECRET = "test-secret-key-0123456789"
 TEMPLATE = "ruyi_template"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-@dataclass
-class PgCluster:
-    port: int
-    user: str = "ruyi"
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
-
-    def admin(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True)
-
-
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
-    bindir = _pg_bin()
-    if bindir is None:
+    if pg_bindir() is None:
         pytest.fail("PostgreSQL binaries not found (install the postgresql package: scripts/system-packages.txt)")
-    root = Path(tempfile.mkdtemp(prefix="ruyi-pg-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres")
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    data, sock, log = root / "data", root / "sock", root / "log"
-    subprocess.run([*run_as, "mkdir", str(sock)], check=True)
-    subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "ruyi", "--auth=trust", "-E", "UTF8", "--no-sync"],
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    options = (
-        f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c max_connections=200"
-    )
-    subprocess.run(
-        [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    cluster = PgCluster(port=port)
-    try:
+    with throwaway_cluster() as cluster:
         with cluster.admin() as conn:
             conn.execute(f"CREATE DATABASE {TEMPLATE}")
         upgrade(Settings(environment="test", secret_key=SECRET, database_url=cluster.url(TEMPLATE)))
         yield cluster
-    finally:
-        subprocess.run(
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

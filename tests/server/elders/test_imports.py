@@ -75,13 +75,15 @@ def test_utf8_bom_and_xlsx(api: Api) -> None:
     assert ws is not None
     ws.append(["身份证号", "姓名", "类别"])  # any column order
     for i in range(5):
-        ws.append([id_number(i), f"表格{i}", "特困（五保）"])  # category by its name
+        ws.append([id_number(i), f"表格{i}", "特困（五保）、孤寡/独居"])  # categories by name
     buf = io.BytesIO()
     wb.save(buf)
     r = _post(api, buf.getvalue(), dry_run=False, name="名单.xlsx")
     assert r.status_code == 200, r.text
     assert (r.json()["format"], r.json()["new"]) == ("xlsx", 5)
     assert _count(api) == 5
+    one = api.ok("GET", "/api/v1/elders?name=表格3", api.operator)["items"][0]
+    assert sorted(c["code"] for c in one["categories"]) == ["living_alone", "tekun"]
 
 
 def test_every_row_problem_is_reported_and_nothing_is_imported(api: Api) -> None:
