@@ -1,0 +1,150 @@
+"""One configuration file per terminal (TOML, read with the standard library's ``tomllib``).
+
+Relative paths in the file are taken relative to the file's own directory, so a site can keep the config, the
+snapshot and the secret side by side. Errors name the field and say what is wrong in Chinese and English.
+
+Importing this module imports :mod:`terminal.printer` and so python-escpos: a process that cares where escpos
+keeps its capability cache must set ``ESCPOS_CAPABILITIES_PICKLE_DIR`` first (``terminal.app`` does).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+
+from ruyi.errors import RuyiError
+from ruyi.i18n import bilingual_error, problems_from
+from ruyi.rules import Slot
+from terminal.printer import PaperWidth, PrinterConfig
+from terminal.reader import DEFAULT_KIND_ORDER, CardKind
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+
+MIN_SECRET_BYTES = 16
+DEFAULT_SLOT_STARTS: dict[Slot, time] = {"breakfast": time(5, 0), "lunch": time(10, 0), "dinner": time(15, 0)}
+
+
+class ConfigError(RuyiError):
+    """The terminal's configuration (or a file it names) cannot be used."""
+
+
+class TerminalConfig(BaseModel):
+    """Everything one terminal process needs to know about where it is and what it drives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    terminal_id: Code
+    canteen_id: Code
+    canteen_name: str = Field(min_length=1, max_length=40)
+    """Printed at the top of every receipt."""
+    data_dir: Path
+    """Holds the ledger (``ledger.sqlite3``) and python-escpos's cache; created if missing."""
+    snapshot_path: Path
+    """The roster/rules/menu snapshot (JSON) the terminal runs from until sync refreshes it."""
+    card_key_secret_file: Path
+    """A file holding the secret that hashes card numbers into card keys (at least 16 bytes)."""
+    reader_name: str | None = None
+    """Watch the first PC/SC reader whose name contains this; the first reader when absent."""
+    card_kinds: tuple[CardKind, ...] = Field(default=DEFAULT_KIND_ORDER, min_length=1)
+    """Card kinds tried in this order; the first that answers wins (keep ``uid`` last)."""
+    printer: PrinterConfig
+    cashier_default: Code = "cashier"
+    language: Literal["zh", "en"] = "zh"
+    timezone: str = "Asia/Shanghai"
+    """The zone a service day begins and ends in (the ledger's zone; must match the rule book's)."""
+    slot_starts: dict[Slot, time] = Field(default_factory=lambda: dict(DEFAULT_SLOT_STARTS))
+    """When each meal slot begins (local time); the menu item offered on a tap is one of the current slot."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise bilingual_error("config.timezone", f"未知时区 {value!r}", f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("card_kinds")
+    @classmethod
+    def _distinct(cls, value: tuple[CardKind, ...]) -> tuple[CardKind, ...]:
+        if len(set(value)) != len(value):
+            raise bilingual_error("config.card_kinds", "卡类型重复", "card kinds repeat")
+        return value
+
+    @model_validator(mode="after")
+    def _slots(self) -> Self:
+        if not self.slot_starts:
+            raise bilingual_error("config.slot_starts", "至少需要一个餐次", "at least one slot is needed")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.data_dir / "ledger.sqlite3"
+
+    @property
+    def paper(self) -> PaperWidth:
+        """The receipt paper width (58 or 80 mm) is the printer's: ``printer.paper``."""
+        return self.printer.paper
+
+    def card_secret(self) -> bytes:
+        """The card-key secret (surrounding whitespace dropped); a missing, unreadable or short file is refused."""
+        try:
+            secret = self.card_key_secret_file.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError.one(
+                "config.secret_unreadable",
+                f"无法读取卡密钥文件 {self.card_key_secret_file}：{exc.strerror}",
+                f"cannot read the card-key secret file {self.card_key_secret_file}: {exc.strerror}",
+                path="card_key_secret_file",
+            ) from None
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ConfigError.one(
+                "config.secret_short",
+                f"卡密钥至少需要 {MIN_SECRET_BYTES} 字节",
+                f"the card-key secret must be at least {MIN_SECRET_BYTES} bytes",
+                path="card_key_secret_file",
+            )
+        return secret
+
+
+_PATH_FIELDS = ("data_dir", "snapshot_path", "card_key_secret_file")
+
+
+def parse_config(text: str, *, base_dir: Path) -> TerminalConfig:
+    """Read a TOML config; relative paths are resolved against ``base_dir``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError.one(
+            "config.toml", f"配置文件不是有效的 TOML：{exc}", f"the config file is not valid TOML: {exc}"
+        ) from None
+    for name in _PATH_FIELDS:
+        if isinstance(data.get(name), str):
+            data[name] = str(base_dir / data[name])
+    connection = data.get("printer", {}).get("connection") if isinstance(data.get("printer"), dict) else None
+    if isinstance(connection, dict) and connection.get("kind") == "file" and isinstance(connection.get("path"), str):
+        connection["path"] = str(base_dir / connection["path"])
+    try:
+        return TerminalConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from(exc)) from None
+
+
+def load_config(path: Path) -> TerminalConfig:
+    """Read the terminal's config file (see :class:`TerminalConfig` and ``deploy/terminal.example.toml``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError.one(
+            "config.unreadable", f"无法读取配置文件 {path}：{exc}", f"cannot read the config file {path}: {exc}"
+        ) from None
+    return parse_config(text, base_dir=path.resolve().parent)

@@ -1,0 +1,481 @@
+"""The counter: what happens between a tap and a printed receipt, as an interface the cashier screen drives.
+
+A tap (or a manual lookup, or a walk-in) opens a :class:`Sale` with its quote; the cashier may pick another menu
+item; :meth:`Counter.confirm` re-quotes at the moment of confirming (so a second sale for the same elder cannot
+slip past the daily limit), **commits the meal durably in the ledger, and only then prints**. A printer that is
+offline, out of paper or silent costs at most its configured timeout: the meal stays committed, its receipt waits
+in the reprint queue (the ledger keeps every print outcome) and the result carries the printer's message for the
+cashier. Voids and reprints are new ledger records and print their own slips.
+
+Devices come in as their Protocols (a :class:`terminal.printer.ReceiptPrinter`; card events as
+:data:`terminal.reader.ReaderEvent` values fed to :meth:`Counter.on_reader_event`), the clock as a callable
+returning an aware datetime. Log lines carry meal ids, sequence numbers, amounts and reason codes only: never a
+name, an ID number, a category or a card key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+
+from pydantic import TypeAdapter, ValidationError
+
+from ruyi.errors import RuyiError
+from ruyi.meal import PAYMENT_METHODS, CardKind, IdentifiedBy, MealRecord, PaymentMethod, Text
+from ruyi.money import format_yuan
+from ruyi.pricing import MealRequest, Quote, quote
+from ruyi.reasons import Reason, reason_text
+from ruyi.rules import Slot
+from terminal.config import DEFAULT_SLOT_STARTS
+from terminal.ledger import Ledger, ZReport
+from terminal.printer import PrinterError, PrinterErrorCode, PrinterStatus, ReceiptDocument, ReceiptPrinter
+from terminal.reader import CardError, CardKey, CardTapped, ReaderEvent, ReaderStatus
+from terminal.receipt import ReceiptContext, receipt_number, sale_receipt, void_slip, z_report_document
+from terminal.snapshot import MenuItem, RosterEntry, Snapshot
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_TEXT: TypeAdapter[str] = TypeAdapter(Text)
+
+
+@dataclass(frozen=True, slots=True)
+class CounterMessage:
+    """Something the cashier must read (no sale was opened or nothing was recorded). ``code`` is for machines."""
+
+    code: str
+    zh: str
+    en: str
+
+    def message(self, lang: str = "zh") -> str:
+        return self.en if lang == "en" else self.zh
+
+
+def _msg(code: str, zh: str, en: str) -> CounterMessage:
+    return CounterMessage(code, zh, en)
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """An open sale: who (or a walk-in), what, and the quote shown to the cashier and the elder."""
+
+    elder: RosterEntry | None
+    identified_by: IdentifiedBy
+    card_kind: CardKind | None
+    manual_reason: str | None
+    withhold: Reason | None
+    item: MenuItem
+    quote: Quote
+    quoted_at: datetime
+
+    @property
+    def masked_name(self) -> str | None:
+        return None if self.elder is None else self.elder.masked_name
+
+    def text(self, lang: str = "zh") -> str:
+        """One line for the screen: masked name, item, price, subsidy, what the elder pays, and why."""
+        q = self.quote
+        who = self.masked_name or ("散客" if lang == "zh" else "walk-in")
+        why = reason_text(q.reasons[0], lang) if q.reasons else ""
+        if lang == "en":
+            return (
+                f"{who}  {self.item.name} {format_yuan(q.price)}  subsidy {format_yuan(q.subsidy)}"
+                f"  to pay {format_yuan(q.elder_pays)}  ({why})"
+            )
+        return (
+            f"{who}  {self.item.name} {format_yuan(q.price)}  补贴 {format_yuan(q.subsidy)}"
+            f"  应付 {format_yuan(q.elder_pays)}（{why}）"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PrintOutcome:
+    printed: bool
+    error: PrinterErrorCode | None = None
+    message_zh: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmResult:
+    """``committed``: the meal is in the ledger (``record``). ``printed`` False with ``print_error``: the receipt
+    is in the reprint queue. Not committed with a new ``sale``: the price changed since it was shown (confirm
+    that one instead); not committed without: ``message`` says why."""
+
+    committed: bool
+    record: MealRecord | None
+    printed: bool
+    print_error: PrinterErrorCode | None
+    message: CounterMessage
+    sale: Sale | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """The outcome of a void or a reprint: the new ledger record (None when refused) and how printing went."""
+
+    record: MealRecord | None
+    printed: bool
+    print_error: PrinterErrorCode | None
+    message: CounterMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ZResult:
+    report: ZReport
+    printed: bool
+    print_error: PrinterErrorCode | None
+    message: CounterMessage
+
+
+@dataclass(frozen=True, slots=True)
+class CounterStatus:
+    reader: ReaderStatus | None
+    """The last state the card reader reported (None before it reported anything)."""
+    printer: PrinterStatus | None
+    """None when not asked (``status(query_printer=False)``)."""
+    unsynced: int
+    reprint_pending: int
+    snapshot_created_at: datetime
+
+
+_OK_PRINTED = _msg("ok", "已记账，小票已打印", "Recorded; receipt printed")
+
+
+class Counter:
+    """The counter flow of one terminal (not thread-safe: one caller, e.g. the process's main loop)."""
+
+    def __init__(
+        self,
+        *,
+        snapshot: Snapshot,
+        ledger: Ledger,
+        printer: ReceiptPrinter,
+        clock: Clock,
+        canteen_name: str,
+        slot_starts: Mapping[Slot, time] | None = None,
+        cashier_default: str = "cashier",
+        reprint_days: int = 1,
+    ) -> None:
+        self.snapshot = snapshot
+        self.ledger = ledger
+        self.printer = printer
+        self.clock = clock
+        self.canteen_name = canteen_name
+        self.cashier_default = cashier_default
+        self.reprint_days = reprint_days
+        starts = dict(slot_starts or DEFAULT_SLOT_STARTS)
+        self._slot_starts: list[tuple[time, Slot]] = sorted((t, s) for s, t in starts.items())
+        self.reader_status: ReaderStatus | None = None
+
+    # ---- time
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("the counter's clock must return an aware datetime")
+        return now
+
+    def today(self) -> date:
+        return self._now().astimezone(self.ledger.zone).date()
+
+    def slot_at(self, moment: datetime) -> Slot:
+        local = moment.astimezone(self.ledger.zone).time()
+        current = self._slot_starts[0][1]
+        for start, slot in self._slot_starts:
+            if start <= local:
+                current = slot
+        return current
+
+    # ---- opening a sale
+
+    def on_reader_event(self, event: ReaderEvent) -> Sale | CounterMessage | None:
+        """Feed one reader event: a tap opens a sale (or gives a message); a reader state change is noted."""
+        if isinstance(event, CardTapped):
+            return self.on_card(event.key)
+        if isinstance(event, CardError):
+            log.info("card read failed: %s", event.code)
+            return _msg(f"card.{event.code.value}", event.zh, event.en)
+        self.reader_status = event
+        log.info("card reader: %s", event.state)
+        return None
+
+    def on_card(self, key: CardKey) -> Sale | CounterMessage:
+        entry = self.snapshot.card(key.digest)
+        if entry is None:
+            if self.snapshot.is_revoked(key.digest):
+                return _msg(
+                    "card.revoked",
+                    "此卡已挂失或停用，请人工查找或按散客结算",
+                    "Card revoked: look up by hand or sell as walk-in",
+                )
+            log.info("tap: unknown card (%s)", key.kind)
+            return _msg(
+                "card.unknown",
+                "此卡未登记，请核对身份后人工查找，或按散客结算",
+                "Card not registered: look the elder up by hand, or sell as walk-in",
+            )
+        withhold = Reason.CARD_REVOKED if entry.revoked else None
+        return self._open(entry.elder, "card", key.kind.value, None, withhold)
+
+    def find_elders(self, id_tail: str, name_fragment: str = "") -> list[RosterEntry]:
+        """Candidates for a manual lookup: ID number's last 4 characters and part of the name (e.g. surname)."""
+        return self.snapshot.find_manual(id_tail, name_fragment)
+
+    def manual_lookup(self, elder_id: str, reason: str) -> Sale | CounterMessage:
+        """Open a sale for an elder found by hand (no card); ``reason`` is required and stored with the meal."""
+        try:
+            reason = _TEXT.validate_python(reason.strip())
+        except ValidationError:
+            return _msg(
+                "manual.reason",
+                "请填写人工查找的原因（不要填写身份证号）",
+                "Give a reason for the manual lookup (never an ID number)",
+            )
+        elder = self.snapshot.elder(elder_id)
+        if elder is None:
+            return _msg("manual.unknown", "名册中没有此人", "Not in the roster")
+        return self._open(elder, "manual", None, reason, None)
+
+    def walk_in(self) -> Sale | CounterMessage:
+        return self._open(None, "walk_in", None, None, None)
+
+    def _open(
+        self,
+        elder: RosterEntry | None,
+        identified_by: IdentifiedBy,
+        card_kind: CardKind | None,
+        manual_reason: str | None,
+        withhold: Reason | None,
+    ) -> Sale | CounterMessage:
+        now = self._now()
+        day = now.astimezone(self.ledger.zone).date()
+        items = self.snapshot.menu_on(day, self.slot_at(now)) or self.snapshot.menu_on(day)
+        if not items:
+            return _msg("menu.empty", "今日菜单为空，无法结算", "Nothing on today's menu")
+        item = items[0]
+        q = self._quote(elder, item, withhold, now)
+        sale = Sale(elder, identified_by, card_kind, manual_reason, withhold, item, q, now)
+        log.info(
+            "quote: %s price %d subsidy %d pays %d", [r.value for r in q.reasons], q.price, q.subsidy, q.elder_pays
+        )
+        return sale
+
+    def _quote(self, elder: RosterEntry | None, item: MenuItem, withhold: Reason | None, now: datetime) -> Quote:
+        day = now.astimezone(self.ledger.zone).date()
+        history = self.ledger.elder_history(elder.elder_id, day) if elder is not None else []
+        request = MealRequest(
+            canteen_id=self.ledger.canteen_id,
+            slot=item.slot,
+            price=item.price,
+            service_time=now,
+            menu_item_id=item.id,
+            withhold=withhold,
+        )
+        return quote(None if elder is None else elder.profile, request, history, self.snapshot.rules)
+
+    def menu(self) -> list[MenuItem]:
+        return self.snapshot.menu_on(self.today())
+
+    def choose_item(self, sale: Sale, menu_item_id: str) -> Sale | CounterMessage:
+        now = self._now()
+        item = self.snapshot.menu_item(menu_item_id)
+        if item is None or not item.on_menu(now.astimezone(self.ledger.zone).date()):
+            return _msg("menu.unknown", "今日菜单中没有此菜品", "Not on today's menu")
+        return replace(sale, item=item, quote=self._quote(sale.elder, item, sale.withhold, now), quoted_at=now)
+
+    # ---- committing and printing
+
+    def confirm(self, sale: Sale, payment_method: PaymentMethod, cashier: str | None = None) -> ConfirmResult:
+        """Commit the meal durably, then print its receipt (never the other way round)."""
+        if payment_method not in PAYMENT_METHODS:
+            return ConfirmResult(
+                False, None, False, None, _msg("sale.payment", "请选择支付方式", "Choose a payment method")
+            )
+        now = self._now()
+        fresh = self._quote(sale.elder, sale.item, sale.withhold, now)
+        if (fresh.price, fresh.subsidy, fresh.elder_pays) != (
+            sale.quote.price,
+            sale.quote.subsidy,
+            sale.quote.elder_pays,
+        ):
+            changed = replace(sale, quote=fresh, quoted_at=now)
+            return ConfirmResult(
+                False,
+                None,
+                False,
+                None,
+                _msg("sale.requoted", "价格已变化，请核对后重新确认", "The price changed: check it and confirm again"),
+                changed,
+            )
+        try:
+            record = self.ledger.record_sale(
+                now=now,
+                quote=fresh,
+                slot=sale.item.slot,
+                menu_item_id=sale.item.id,
+                payment_method=payment_method,
+                cashier=cashier or self.cashier_default,
+                identified_by=sale.identified_by,
+                elder_id=None if sale.elder is None else sale.elder.elder_id,
+                card_kind=sale.card_kind,
+                manual_reason=sale.manual_reason,
+            )
+        except (RuyiError, ValidationError) as exc:
+            return ConfirmResult(False, None, False, None, _refused("sale", exc))
+        log.info("sale committed: %s seq %d pays %d", record.meal_id, record.seq, record.quote.elder_pays)
+        outcome = self._print(sale_receipt(record, self._context(record)), record.meal_id)
+        return ConfirmResult(True, record, outcome.printed, outcome.error, _print_message(outcome))
+
+    def void(self, meal_id: UUID, reason: str, cashier: str | None = None) -> RecordResult:
+        """Void a sale of today (a new record pointing at it) and print the void slip."""
+        try:
+            record = self.ledger.record_void(
+                meal_id, reason=reason.strip(), cashier=cashier or self.cashier_default, now=self._now()
+            )
+        except (RuyiError, ValidationError) as exc:
+            return RecordResult(None, False, None, _refused("void", exc))
+        original = self.ledger.get(meal_id)
+        assert original is not None  # the ledger just voided it
+        log.info("void committed: %s seq %d of %s", record.meal_id, record.seq, meal_id)
+        outcome = self._print(void_slip(record, original, self._context(original)), record.meal_id)
+        return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
+
+    def reprint(self, meal_id: UUID, cashier: str | None = None) -> RecordResult:
+        """Print a sale's receipt (or a void's slip) again, marked 重打; recorded in the ledger only when the
+        printer says it is ready, so an offline printer does not fill the chain with reprints that never printed."""
+        original = self.ledger.get(meal_id)
+        if original is None:
+            return RecordResult(None, False, None, _msg("reprint.unknown", "本终端没有这笔记录", "No such record here"))
+        if original.kind == "reprint" and original.refers_to is not None:
+            return self.reprint(original.refers_to, cashier)
+        status = self.printer.status()
+        if status.problem is not None:
+            return RecordResult(
+                None,
+                False,
+                status.problem,
+                _msg(
+                    f"printer.{status.problem.value}",
+                    _printer_text(status.problem),
+                    f"The printer is not ready ({status.problem.value}); nothing was reprinted",
+                ),
+            )
+        try:
+            record = self.ledger.record_reprint(meal_id, cashier=cashier or self.cashier_default, now=self._now())
+        except (RuyiError, ValidationError) as exc:
+            return RecordResult(None, False, None, _refused("reprint", exc))
+        if original.kind == "void":
+            assert original.refers_to is not None
+            sale = self.ledger.get(original.refers_to)
+            assert sale is not None
+            doc = void_slip(original, sale, self._context(sale), reprint=True)
+        else:
+            doc = sale_receipt(original, self._context(original), reprint=record)
+        outcome = self._print(doc, record.meal_id)
+        return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
+
+    def reprint_queue(self) -> list[MealRecord]:
+        """Sales and voids (today and the previous ``reprint_days`` days) whose receipt has not printed."""
+        return self.ledger.reprint_queue(since=self.today() - timedelta(days=self.reprint_days))
+
+    def reprint_all(self, cashier: str | None = None) -> list[RecordResult]:
+        """Reprint the whole queue, stopping at the first printer failure."""
+        results = []
+        for record in self.reprint_queue():
+            result = self.reprint(record.meal_id, cashier)
+            results.append(result)
+            if not result.printed:
+                break
+        return results
+
+    def end_of_day(self, day: date | None = None) -> ZResult:
+        """Make, store and print the Z-report of ``day`` (default today)."""
+        report = self.ledger.z_report(day or self.today(), now=self._now())
+        return self._print_z(report)
+
+    def reprint_z(self, day: date) -> ZResult | CounterMessage:
+        reports = self.ledger.z_reports(day)
+        if not reports:
+            return _msg("z.none", f"{day} 没有日结报表", f"No Z-report for {day}")
+        return self._print_z(reports[-1])
+
+    def _print_z(self, report: ZReport) -> ZResult:
+        doc = z_report_document(report, canteen_name=self.canteen_name, zone=self.ledger.zone)
+        try:
+            self.printer.print_document(doc)
+        except PrinterError as exc:
+            return ZResult(report, False, exc.code, _msg(f"printer.{exc.code.value}", exc.cashier_message, str(exc)))
+        return ZResult(report, True, None, _msg("ok", "日结报表已打印", "Z-report printed"))
+
+    def status(self, *, query_printer: bool = True) -> CounterStatus:
+        return CounterStatus(
+            reader=self.reader_status,
+            printer=self.printer.status() if query_printer else None,
+            unsynced=self.ledger.unsynced_count(),
+            reprint_pending=len(self.reprint_queue()),
+            snapshot_created_at=self.snapshot.created_at,
+        )
+
+    # ---- helpers
+
+    def _context(self, record: MealRecord) -> ReceiptContext:
+        elder = self.snapshot.elder(record.elder_id) if record.elder_id else None
+        item = self.snapshot.menu_item(record.menu_item_id)
+        return ReceiptContext(
+            canteen_name=self.canteen_name,
+            zone=self.ledger.zone,
+            masked_name=None if elder is None else elder.masked_name,
+            item_name=None if item is None else item.name,
+        )
+
+    def _print(self, doc: ReceiptDocument, meal_id: UUID) -> PrintOutcome:
+        """Print, then note the outcome in the ledger. Bounded by the printer's timeout."""
+        try:
+            self.printer.print_document(doc)
+        except PrinterError as exc:
+            log.warning("receipt of %s not printed: %s", meal_id, exc.code)
+            self.ledger.record_print(meal_id, printed=False, at=self._now())
+            return PrintOutcome(False, exc.code, exc.cashier_message)
+        self.ledger.record_print(meal_id, printed=True, at=self._now())
+        return PrintOutcome(True)
+
+
+def _printer_text(code: PrinterErrorCode) -> str:
+    return PrinterError(code).cashier_message
+
+
+def _print_message(outcome: PrintOutcome) -> CounterMessage:
+    if outcome.printed:
+        return _OK_PRINTED
+    assert outcome.error is not None
+    return _msg(
+        f"printer.{outcome.error.value}",
+        f"已记账。{outcome.message_zh}",
+        f"Recorded. The receipt did not print ({outcome.error.value}); it is in the reprint queue.",
+    )
+
+
+def _refused(what: str, exc: RuyiError | ValidationError) -> CounterMessage:
+    if isinstance(exc, RuyiError):
+        p = exc.problems[0]
+        return _msg(p.code, p.zh, p.en)
+    return _msg(
+        f"{what}.invalid", "输入不正确，未记账", f"Invalid input; nothing recorded: {exc.error_count()} error(s)"
+    )
+
+
+__all__ = [
+    "Clock",
+    "ConfirmResult",
+    "Counter",
+    "CounterMessage",
+    "CounterStatus",
+    "PrintOutcome",
+    "RecordResult",
+    "Sale",
+    "ZResult",
+    "receipt_number",
+]

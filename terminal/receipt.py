@@ -1,0 +1,164 @@
+"""Receipt layouts in Chinese (the printer fits them to 58 or 80 mm paper): sales, void slips, reprints, Z-report.
+
+A receipt shows the masked name only: never an ID number, a category or a category tier's label (the tiers are
+not printed at all). Its QR code carries the meal id of the sale (or of the void, on a void slip), so a receipt
+can always be traced to exactly one ledger record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ruyi.meal import MealRecord, PaymentMethod
+from ruyi.money import format_yuan
+from ruyi.reasons import Reason, reason_text
+from terminal.ledger import ZReport
+from terminal.printer import (
+    Align,
+    Block,
+    Cut,
+    Feed,
+    QrCode,
+    ReceiptDocument,
+    Separator,
+    TextLine,
+    TwoColumnLine,
+)
+
+PAYMENT_TEXT: dict[PaymentMethod, str] = {"cash": "现金", "wechat": "微信", "alipay": "支付宝", "other": "其他"}
+SLOT_TEXT = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}
+IDENTIFIED_TEXT = {"card": "刷卡", "manual": "人工查找", "walk_in": "散客"}
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptContext:
+    """What a receipt needs besides the record: where it is printed and the words for the ids."""
+
+    canteen_name: str
+    zone: ZoneInfo
+    masked_name: str | None = None
+    """The elder's masked name (张*明), None for a walk-in or an elder no longer in the snapshot."""
+    item_name: str | None = None
+
+
+def receipt_number(record: MealRecord) -> str:
+    """The number printed on a receipt: terminal id and the record's sequence number."""
+    return f"{record.terminal_id}-{record.seq:06d}"
+
+
+def _when(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _header(ctx: ReceiptContext, title: str) -> list[Block]:
+    return [
+        TextLine(ctx.canteen_name, align=Align.CENTER, bold=True, double=True),
+        TextLine(title, align=Align.CENTER, bold=True),
+        Separator(),
+    ]
+
+
+def _sale_lines(sale: MealRecord, ctx: ReceiptContext) -> list[Block]:
+    q = sale.quote
+    who = ctx.masked_name if sale.identified_by != "walk_in" and ctx.masked_name else None
+    lines: list[Block] = [
+        TwoColumnLine("就餐人", who or ("散客" if sale.identified_by == "walk_in" else "已登记人员")),
+        TwoColumnLine("餐次", SLOT_TEXT.get(sale.slot, sale.slot)),
+        TwoColumnLine(ctx.item_name or sale.menu_item_id, format_yuan(q.price)),
+        TwoColumnLine("助餐补贴", format_yuan(-q.subsidy) if q.subsidy else format_yuan(0)),
+        TwoColumnLine(f"实付（{PAYMENT_TEXT[sale.payment_method]}）", format_yuan(q.elder_pays), bold=True),
+    ]
+    if not q.subsidised and q.reasons:
+        lines.append(TextLine(reason_text(q.reasons[0])))
+    elif Reason.FREE_MEAL in q.reasons:
+        lines.append(TextLine(reason_text(Reason.FREE_MEAL)))
+    if sale.identified_by == "manual":
+        lines.append(TextLine("身份确认：人工查找"))
+    return lines
+
+
+def sale_receipt(sale: MealRecord, ctx: ReceiptContext, *, reprint: MealRecord | None = None) -> ReceiptDocument:
+    """The receipt of a sale; with ``reprint`` (the reprint record) it is marked 重打 with the reprint time."""
+    if sale.kind != "sale":
+        raise ValueError("sale_receipt takes a sale record")
+    blocks: list[Block] = _header(ctx, "助餐小票（重打）" if reprint else "助餐小票")
+    blocks += [
+        TwoColumnLine("小票号", receipt_number(sale)),
+        TwoColumnLine("时间", _when(sale.service_time, ctx.zone)),
+    ]
+    if reprint is not None:
+        blocks.append(TwoColumnLine("重打时间", _when(reprint.service_time, ctx.zone)))
+    blocks.append(Separator())
+    blocks += _sale_lines(sale, ctx)
+    blocks += [
+        Separator(),
+        QrCode(str(sale.meal_id)),
+        TextLine(f"收银员 {sale.cashier}", align=Align.CENTER),
+    ]
+    if reprint is not None:
+        blocks.append(TextLine("*** 重打 ***", align=Align.CENTER, bold=True))
+    blocks += [Feed(2), Cut()]
+    return ReceiptDocument(tuple(blocks))
+
+
+def void_slip(void: MealRecord, original: MealRecord, ctx: ReceiptContext, *, reprint: bool = False) -> ReceiptDocument:
+    """The slip printed when a sale is voided: 作废, pointing at the original receipt number."""
+    if void.kind != "void" or void.refers_to != original.meal_id:
+        raise ValueError("void_slip takes a void record and the sale it voids")
+    q = original.quote
+    blocks: list[Block] = _header(ctx, "作废单（重打）" if reprint else "作废单")
+    blocks += [
+        TextLine("*** 作废 ***", align=Align.CENTER, bold=True, double=True),
+        TwoColumnLine("作废单号", receipt_number(void)),
+        TwoColumnLine("原小票号", receipt_number(original)),
+        TwoColumnLine("原消费时间", _when(original.service_time, ctx.zone)),
+        TwoColumnLine("作废时间", _when(void.service_time, ctx.zone)),
+        Separator(),
+        TwoColumnLine(ctx.item_name or original.menu_item_id, format_yuan(q.price)),
+        TwoColumnLine("冲销补贴", format_yuan(q.subsidy)),
+        TwoColumnLine(f"退还（{PAYMENT_TEXT[original.payment_method]}）", format_yuan(q.elder_pays), bold=True),
+        TextLine(f"原因：{void.reason or ''}"),
+        Separator(),
+        QrCode(str(void.meal_id)),
+        TextLine(f"收银员 {void.cashier}", align=Align.CENTER),
+        Feed(2),
+        Cut(),
+    ]
+    return ReceiptDocument(tuple(blocks))
+
+
+def z_report_document(report: ZReport, *, canteen_name: str, zone: ZoneInfo) -> ReceiptDocument:
+    """The end-of-day Z-report: counts and sums in fen rendered as yuan, net of voids."""
+    pays = report.elder_pays_by_method
+    blocks: list[Block] = [
+        TextLine(canteen_name, align=Align.CENTER, bold=True, double=True),
+        TextLine("日结报表（Z）", align=Align.CENTER, bold=True),
+        Separator(),
+        TwoColumnLine("终端", report.terminal_id),
+        TwoColumnLine("营业日", report.day.isoformat()),
+        TwoColumnLine("生成时间", _when(report.made_at, zone)),
+        Separator(),
+        TwoColumnLine("有效餐数", str(report.meals)),
+        TwoColumnLine("其中补贴餐", str(report.subsidised_meals)),
+        TwoColumnLine("散客", str(report.walk_ins)),
+        TwoColumnLine("人工查找", str(report.manual_entries)),
+        TwoColumnLine("作废笔数", str(report.voids)),
+        TwoColumnLine("重打笔数", str(report.reprints)),
+        Separator(),
+        TwoColumnLine("餐费合计", format_yuan(report.price_total)),
+        TwoColumnLine("补贴合计", format_yuan(report.subsidy_total)),
+        TwoColumnLine("实收合计", format_yuan(report.elder_pays_total), bold=True),
+    ]
+    blocks += [TwoColumnLine(f"  {PAYMENT_TEXT[m]}", format_yuan(pays.get(m, 0))) for m in PAYMENT_TEXT]
+    blocks += [
+        TwoColumnLine("运营补贴", format_yuan(report.operating_subsidy_total)),
+        TwoColumnLine("作废金额", format_yuan(report.voided_price_total)),
+        Separator(),
+        TwoColumnLine("流水号", f"{report.first_seq or '-'} ~ {report.last_seq or '-'}"),
+        TextLine(f"链头 {report.chain_head[:16] if report.chain_head else '-'}"),
+        Feed(2),
+        Cut(),
+    ]
+    return ReceiptDocument(tuple(blocks))
