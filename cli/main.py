@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import admin, db, rules, server
+from cli import admin, db, rules, server, terminal
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules.register(sub)
     for area in (db, server, admin):
         area.register(sub)
+    terminal.register(sub)
     return parser
 
 

@@ -1,0 +1,50 @@
+"""``ruyi terminal --config FILE``: run a canteen terminal (card reader, ledger, receipts)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from ruyi.errors import RuyiError
+from ruyi.i18n import render
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("terminal", help="run a canteen terminal / 运行食堂终端")
+    parser.add_argument("--config", type=Path, required=True, help="the terminal's TOML config file")
+    parser.add_argument(
+        "--reprint-pending", action="store_true", help="print receipts committed but never printed, at start-up"
+    )
+    parser.set_defaults(handler=run)
+
+
+def _escpos_cache(config: Path) -> None:
+    """Point python-escpos's capability cache into the data dir before anything imports escpos."""
+    try:
+        data_dir = tomllib.loads(config.read_text(encoding="utf-8")).get("data_dir")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return  # load_config reports it properly
+    if isinstance(data_dir, str):
+        cache = config.resolve().parent / data_dir / "escpos-cache"
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return
+        os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache))
+
+
+def run(args: argparse.Namespace) -> int:
+    _escpos_cache(args.config)
+    # Imported only now: importing the terminal imports python-escpos, which needs its cache dir set first.
+    from terminal.app import run_from_file  # noqa: PLC0415
+
+    try:
+        return run_from_file(args.config, reprint_pending=args.reprint_pending)
+    except RuyiError as exc:
+        print(f"✗ {args.config}")
+        print(render(exc.problems, "zh"))
+        print(render(exc.problems, "en"))
+        return 2

@@ -1,0 +1,152 @@
+"""The terminal process: config + snapshot + ledger + card reader thread + printer, wired to the counter.
+
+Until the cashier screen exists, each tap's quote is written to stdout in Chinese (or English) and the sale is
+left open for the screen; the process offers (or, with ``reprint_pending``, prints) receipts of meals committed
+but never printed, and stops cleanly on SIGTERM or Ctrl-C. Log lines never carry a name, an ID number, a category
+or a card key (the counter and the reader log codes and amounts only).
+
+python-escpos calls ``logging.basicConfig()`` and makes a capability cache directory when imported: callers set
+``ESCPOS_CAPABILITIES_PICKLE_DIR`` (see :func:`prepare_environment`) before importing this module, and logging is
+configured here with ``force=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from terminal.config import TerminalConfig, load_config
+from terminal.counter import Clock, Counter, CounterMessage, Sale
+from terminal.ledger import Ledger
+from terminal.printer import EscposPrinter, ReceiptPrinter
+from terminal.reader import CardSource, PcscCardReader, ReaderEvent, ReaderStatus
+from terminal.receipt import receipt_number
+from terminal.snapshot import load_snapshot
+
+log = logging.getLogger("terminal.app")
+
+
+def prepare_environment(data_dir: Path) -> None:
+    """Create the data directory and point python-escpos's capability cache into it (before escpos is imported)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cache = data_dir / "escpos-cache"
+    cache.mkdir(exist_ok=True)
+    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache))
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level, force=True, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+class TerminalApp:
+    """One terminal process. Devices and the clock may be passed in (tests); by default they come from the config."""
+
+    def __init__(
+        self,
+        config: TerminalConfig,
+        *,
+        card_source: CardSource | None = None,
+        printer: ReceiptPrinter | None = None,
+        clock: Clock | None = None,
+        out: TextIO = sys.stdout,
+    ) -> None:
+        self.config = config
+        self.lang = config.language
+        self.out = out
+        zone = config.zone
+        self.snapshot = load_snapshot(config.snapshot_path)
+        if self.snapshot.rules.timezone != config.timezone:
+            log.warning("rule book zone %s differs from the terminal's %s", self.snapshot.rules.timezone, zone.key)
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ledger = Ledger.open(
+            config.ledger_path, terminal_id=config.terminal_id, canteen_id=config.canteen_id, zone=zone
+        )
+        self.card_source = card_source or PcscCardReader(
+            secret=config.card_secret(), reader_name=config.reader_name, kinds=config.card_kinds
+        )
+        self.counter = Counter(
+            snapshot=self.snapshot,
+            ledger=self.ledger,
+            printer=printer or EscposPrinter(config.printer),
+            clock=clock or (lambda: datetime.now(zone)),
+            canteen_name=config.canteen_name,
+            slot_starts=config.slot_starts,
+            cashier_default=config.cashier_default,
+        )
+        self.events: queue.Queue[ReaderEvent] = queue.Queue()
+        self.open_sale: Sale | None = None
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def offer_reprints(self, *, print_them: bool) -> None:
+        pending = self.counter.reprint_queue()
+        if not pending:
+            return
+        numbers = "、".join(receipt_number(r) for r in pending)
+        if self.lang == "en":
+            self.say(f"{len(pending)} committed receipt(s) not printed: {numbers}")
+        else:
+            self.say(f"有 {len(pending)} 张已记账但未打印的小票：{numbers}")
+        if print_them:
+            for result in self.counter.reprint_all():
+                self.say(result.message.message(self.lang))
+
+    def handle(self, event: ReaderEvent) -> None:
+        outcome = self.counter.on_reader_event(event)
+        if isinstance(event, ReaderStatus):
+            self.say(event.message(self.lang))
+        elif isinstance(outcome, Sale):
+            self.open_sale = outcome
+            self.say(("Tap: " if self.lang == "en" else "刷卡：") + outcome.text(self.lang))
+        elif isinstance(outcome, CounterMessage):
+            self.say(outcome.message(self.lang))
+
+    def run(self, stop: threading.Event, *, reprint_pending: bool = False) -> int:
+        status = self.counter.status(query_printer=False)
+        self.say(
+            f"{self.config.canteen_name} 终端 {self.config.terminal_id} 已启动；未同步 {status.unsynced} 笔"
+            if self.lang == "zh"
+            else f"Terminal {self.config.terminal_id} started; {status.unsynced} record(s) not synced"
+        )
+        self.offer_reprints(print_them=reprint_pending)
+        reader = threading.Thread(
+            target=self.card_source.run, args=(self.events.put, stop), name="card-reader", daemon=True
+        )
+        reader.start()
+        try:
+            while not stop.is_set():
+                try:
+                    event = self.events.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                self.handle(event)
+        finally:
+            stop.set()
+            reader.join(5)
+            self.ledger.close()
+            self.say("终端已停止" if self.lang == "zh" else "Terminal stopped")
+        return 0
+
+
+def run_from_file(config_path: Path, *, reprint_pending: bool = False, install_signals: bool = True) -> int:
+    configure_logging()
+    config = load_config(config_path)
+    app = TerminalApp(config)
+    stop = threading.Event()
+    if install_signals:
+        handler: Callable[[int, object], None] = lambda _sig, _frame: stop.set()  # noqa: E731
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+    return app.run(stop, reprint_pending=reprint_pending)
