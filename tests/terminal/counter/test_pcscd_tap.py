@@ -68,7 +68,13 @@ connection = {{ kind = "tcp", host = "127.0.0.1", port = {loopback.port} }}
     )
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None and proc.stderr is not None
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    stdout = proc.stdout
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
 
     def wait_line(containing: str) -> str:
         while True:
