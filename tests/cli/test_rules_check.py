@@ -71,3 +71,16 @@ def test_the_installed_command_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "✓" in done.stdout
+
+
+def test_an_install_without_the_server_extra_still_checks_rules() -> None:
+    """A terminal-only install has no FastAPI: rule checks work and `ruyi server` says what to install."""
+    code = (
+        "import sys; sys.modules['fastapi'] = None\n"
+        "from cli.main import main\n"
+        f"assert main(['rules', 'check', {str(SHIPPED[0])!r}]) == 0\n"
+        "sys.exit(main(['server']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "pip install '.[server]'" in done.stderr
