@@ -28,9 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
-from enum import Enum
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
@@ -53,12 +52,15 @@ CardKind = Literal["uid", "resident_id", "social_security"]
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 _GENESIS_DOMAIN = b"ruyi-meal-chain/v1\x00"
 _ID_NUMBER = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+_ID_LENGTH = 18
 _UUID7_RAND_BYTES = 10
 _MS_MAX = 1 << 48
 
 
 def _no_id_number(text: str) -> str:
     """Refuse text holding a resident ID number (a valid check character): it must never reach a disk."""
+    if len(text) < _ID_LENGTH:
+        return text
     for m in _ID_NUMBER.finditer(text):
         number = m.group().upper()
         if check_char(number[:17]) == number[17]:
@@ -172,37 +174,42 @@ class MealRecord(_Frozen):
         return self
 
 
-def _canonical_value(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return _canonical_value(value.value)
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime in a meal record")
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _canonical_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical_value(v) for v in value]
-    raise TypeError(f"{type(value).__name__} has no canonical form in a meal record")
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def canonical_bytes(record: MealRecord) -> bytes:
-    """The bytes the hash covers: every field except ``hash`` (see the module docstring for the rules)."""
-    data = _canonical_value(record.model_dump(mode="python", exclude={"hash"}))
+    """The bytes the hash covers: every field except ``hash`` (see the module docstring for the rules).
+
+    Pydantic's JSON mode already writes UUIDs, dates, enums, tuples and integers the canonical way; the one
+    datetime (``service_time``) is rewritten in UTC with six fraction digits. A new datetime field would need
+    the same treatment (and is a new format anyway).
+    """
+    return _encode(canonical_data(record))
+
+
+def canonical_data(record: MealRecord) -> dict[str, Any]:
+    """The JSON value :func:`canonical_bytes` encodes (a fresh dict the caller may change)."""
+    data = record.model_dump(mode="json")
+    del data["hash"]
+    data["service_time"] = _utc_text(record.service_time)
+    return data
+
+
+def _encode(data: dict[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def chain_hash(prev_hash: str, record: MealRecord) -> str:
     """``sha256(bytes.fromhex(prev_hash) + canonical_bytes(record))`` as lower-case hex."""
+    return link_hash(prev_hash, canonical_bytes(record))
+
+
+def link_hash(prev_hash: str, canonical: bytes) -> str:
+    """The chain hash from ``prev_hash`` and canonical bytes already made (by :func:`canonical_bytes`)."""
     if not HASH_RE.match(prev_hash):
         raise ValueError("prev_hash must be 64 lower-case hex digits")
-    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_bytes(record)).hexdigest()
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest()
 
 
 def genesis_hash(terminal_id: str) -> str:
@@ -212,7 +219,41 @@ def genesis_hash(terminal_id: str) -> str:
 
 def seal(record: MealRecord) -> MealRecord:
     """The same record with its ``hash`` computed from its content and ``prev_hash``."""
-    return record.model_copy(update={"hash": chain_hash(record.prev_hash, record)})
+    return sealed(record)[0]
+
+
+def sealed(record: MealRecord) -> tuple[MealRecord, bytes]:
+    """:func:`seal`, also returning the canonical bytes the hash covers (a store may keep them as they are)."""
+    canonical = canonical_bytes(record)
+    return record.model_copy(update={"hash": link_hash(record.prev_hash, canonical)}), canonical
+
+
+def seal_at(
+    draft: MealRecord, *, seq: int, prev_hash: str, data: dict[str, Any] | None = None
+) -> tuple[MealRecord, bytes]:
+    """``draft`` placed at ``seq`` after ``prev_hash`` and sealed, with its canonical bytes. ``data`` may be
+    ``canonical_data(draft)`` made beforehand (say, before a lock was taken); it is changed in place."""
+    if seq < 1:
+        raise ValueError("seq starts at 1")
+    data = canonical_data(draft) if data is None else data
+    data["seq"] = seq
+    data["prev_hash"] = prev_hash
+    canonical = _encode(data)
+    record = draft.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": link_hash(prev_hash, canonical)})
+    return record, canonical
+
+
+def from_canonical(canonical: bytes | str, record_hash: str) -> MealRecord:
+    """The record stored as its canonical bytes and its hash (the inverse of :func:`sealed`)."""
+    data = json.loads(canonical)
+    data["hash"] = record_hash
+    return MealRecord.model_validate(data)
+
+
+def uuid7_floor(unix_ms: int) -> UUID:
+    """The smallest version 7 UUID of millisecond ``unix_ms``: meal ids of ``[a, b)`` ms are those
+    ``>= uuid7_floor(a)`` and ``< uuid7_floor(b)`` (as UUIDs, and as their lower-case text)."""
+    return uuid7(unix_ms, bytes(_UUID7_RAND_BYTES))
 
 
 UNSEALED = "0" * 64
