@@ -17,7 +17,10 @@ def test_one_active_binding_per_card_then_rebind_after_revoke(api: Api) -> None:
     # The same serial of another kind is another card.
     api.ok("POST", f"/api/v1/elders/{b['id']}/cards", api.operator, 201, json={"kind": "uid", "serial": "A1234567"})
     revoked = api.ok(
-        "POST", f"/api/v1/cards/{card['id']}/revoke", api.operator, json={"revoked_on": "2026-11-28", "reason": "挂失"}
+        "POST",
+        f"/api/v1/cards/{card['id']}/revoke",
+        api.operator,
+        json={"revoked_on": card["bound_on"], "reason": "挂失"},
     )
     assert revoked["active"] is False and revoked["revoke_reason"] == "挂失"
     rebound = api.ok(
@@ -28,7 +31,7 @@ def test_one_active_binding_per_card_then_rebind_after_revoke(api: Api) -> None:
     history = api.ok("GET", f"/api/v1/elders/{a['id']}/cards", api.auditor)
     assert [c["active"] for c in history] == [False]
     r = api.client.post(
-        f"/api/v1/cards/{card['id']}/revoke", headers=api.operator, json={"revoked_on": "2026-11-28", "reason": "x"}
+        f"/api/v1/cards/{card['id']}/revoke", headers=api.operator, json={"revoked_on": card["bound_on"], "reason": "x"}
     )
     assert r.status_code == 409
 
