@@ -87,7 +87,10 @@ def get_elder(elder_id: uuid.UUID, actor: ElderReader, session: SessionDep) -> E
 
 @router.patch("/elders/{elder_id}", response_model=ElderOut, responses=responses(401, 403, 404, 422))
 def update_elder(elder_id: uuid.UUID, body: ElderUpdate, actor: ElderWriter, session: SessionDep) -> ElderOut:
-    elder = service.update(session, actor=actor, elder_id=elder_id, changes=body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    # null leaves a required field unchanged (as for canteens); only canteen_id and area may be set to null.
+    changes = {k: v for k, v in changes.items() if v is not None or k in ("canteen_id", "area")}
+    elder = service.update(session, actor=actor, elder_id=elder_id, changes=changes)
     session.commit()
     return _one(session, actor, elder)
 
