@@ -54,6 +54,9 @@ snapshot_path = "snapshot.json"
 card_key_secret_file = "secret"
 reader_name = "{READER_NAME}"
 timezone = "Asia/Shanghai"
+# the process runs on the real clock: lunch all day, so the expected quote holds at any hour
+[slot_starts]
+lunch = 00:00:00
 [printer]
 connection = {{ kind = "tcp", host = "127.0.0.1", port = {loopback.port} }}
 """,
