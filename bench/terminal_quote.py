@@ -22,11 +22,12 @@ from zoneinfo import ZoneInfo
 from ruyi.eligibility import CategorySpan, ElderProfile, EnrolmentStatus, StatusChange
 from ruyi.idnum import Sex, make_resident_id
 from ruyi.rules import parse_rulebook
+from ruyi.sync import MenuItem
 from terminal.counter import Counter, Sale
 from terminal.ledger import Ledger
 from terminal.printer import PrinterStatus, ReceiptDocument
 from terminal.reader import CardKey, CardKind, card_key_digest
-from terminal.snapshot import MenuItem, PlainElder, build_snapshot, load_snapshot, write_snapshot
+from terminal.snapshot import PlainElder, build_snapshot, load_snapshot, write_snapshot
 
 REPO = Path(__file__).resolve().parents[1]
 ZONE = ZoneInfo("Asia/Shanghai")

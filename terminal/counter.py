@@ -29,12 +29,13 @@ from ruyi.money import format_yuan
 from ruyi.pricing import MealRequest, Quote, quote
 from ruyi.reasons import Reason, reason_text
 from ruyi.rules import Slot
+from ruyi.sync import MenuItem, RosterEntry
 from terminal.config import DEFAULT_SLOT_STARTS
 from terminal.ledger import Ledger, ZReport
 from terminal.printer import PrinterError, PrinterErrorCode, PrinterStatus, ReceiptDocument, ReceiptPrinter
 from terminal.reader import CardError, CardKey, CardTapped, ReaderEvent, ReaderStatus
 from terminal.receipt import ReceiptContext, receipt_number, sale_receipt, void_slip, z_report_document
-from terminal.snapshot import MenuItem, RosterEntry, Snapshot
+from terminal.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,6 @@ again, and a reader that disappears is waited for again, all without restarting 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 import threading
@@ -51,6 +49,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from smartcard import scard
+
+from ruyi.sync import card_key_digest
 
 __all__ = [
     "DEFAULT_KIND_ORDER",
@@ -79,17 +79,6 @@ class CardKind(StrEnum):
 
 
 DEFAULT_KIND_ORDER: tuple[CardKind, ...] = (CardKind.SOCIAL_SECURITY, CardKind.RESIDENT_ID, CardKind.UID)
-
-
-def card_key_digest(secret: bytes, kind: str, serial: str) -> str:
-    """The card key of a card: hex HMAC-SHA256 under ``secret`` of ``f"{kind}:{serial}"`` (UTF-8).
-
-    Pure and self-contained so the roster snapshot can compute the same keys from its card numbers.
-    An empty secret is refused: it would make every card key a plain, guessable hash of the number.
-    """
-    if not secret:
-        raise ValueError("the card-key secret must not be empty")
-    return hmac.new(secret, f"{kind}:{serial}".encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,31 +18,25 @@ from plain data (the server's export, the tests and the demo use it).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
 
 from ruyi.eligibility import ElderProfile
 from ruyi.errors import RuyiError
 from ruyi.i18n import problems_from
 from ruyi.idnum import mask_name
-from ruyi.money import Fen
 from ruyi.redact import CATEGORY_TIER_LABEL, profile_for_terminal, rulebook_for_terminal
 from ruyi.rules import RuleBook, Slot
-from terminal.reader import CardKind, card_key_digest
+from ruyi.sync import TOKEN_RE, Digest, MenuItem, RosterEntry, card_key_digest
+from terminal.reader import CardKind
 
 SNAPSHOT_FORMAT: Literal[1] = 1
-_TOKEN = re.compile(r"^c[0-9a-f]{12}$")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-
-Digest = Annotated[str, StringConstraints(pattern=_DIGEST.pattern)]
-IdTail = Annotated[str, StringConstraints(pattern=r"^[0-9X]{4}$")]
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+_TOKEN = TOKEN_RE
 
 
 class SnapshotError(RuyiError):
@@ -51,42 +45,6 @@ class SnapshotError(RuyiError):
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MenuItem(_Frozen):
-    id: Ident
-    name: str = Field(min_length=1, max_length=40)
-    price: Fen = Field(ge=0)
-    slot: Slot
-    valid_from: date
-    valid_to: date | None = None
-    """Last day on the menu (inclusive); open-ended when absent."""
-
-    def on_menu(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
-
-
-class RosterEntry(_Frozen):
-    """One elder as the terminal knows them: nothing that identifies them to a stranger."""
-
-    elder_id: Ident
-    masked_name: str = Field(min_length=1, max_length=20)
-    birth_year: int | None = Field(default=None, ge=1880, le=2100)
-    id_tail: IdTail | None = None
-    """The last 4 characters of the ID number, for a manual lookup (never more)."""
-    cards: tuple[Digest, ...] = ()
-    profile: ElderProfile
-
-    @model_validator(mode="after")
-    def _redacted(self) -> Self:
-        if "*" not in self.masked_name:
-            raise ValueError("masked_name must be masked (张*明)")
-        if self.profile.elder_id != self.elder_id:
-            raise ValueError("profile.elder_id must be the entry's elder_id")
-        for span in self.profile.categories:
-            if not _TOKEN.match(span.code):
-                raise ValueError("categories must be tokens (ruyi.redact), never category codes")
-        return self
 
 
 class SnapshotData(_Frozen):

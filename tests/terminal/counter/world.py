@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from ruyi.eligibility import CategorySpan, ElderProfile, EnrolmentStatus, StatusChange
 from ruyi.idnum import Sex, make_resident_id
 from ruyi.rules import RuleBook, parse_rulebook
-from terminal.snapshot import MenuItem, PlainElder, SnapshotData, build_snapshot
+from ruyi.sync import MenuItem
+from terminal.snapshot import PlainElder, SnapshotData, build_snapshot
 
 REPO = Path(__file__).resolve().parents[3]
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -1,0 +1,149 @@
+"""The sync contract between terminals and the server (protocol :data:`SYNC_PROTOCOL`).
+
+Push: ``POST /api/v1/sync/push`` with a :class:`PushRequest` (a terminal's unsynced meals, in seq order, at most
+:data:`MAX_BATCH_RECORDS` records and :data:`MAX_BATCH_BYTES` bytes of JSON). The server stores each meal exactly
+once and answers a :class:`PushResponse` whose ``held_through`` is the highest seq it holds *contiguously* from 1
+for that terminal; the terminal marks meals synced only up to there. HTTP 200 when nothing conflicted; HTTP 409
+with the same body when some meal id arrived with content different from what is stored (the stored meal is
+never overwritten; the others in the batch are stored as usual).
+
+Pull: ``GET /api/v1/sync/pull?protocol=1&cursor=…`` answers a :class:`PullResponse` with what changed for the
+terminal's canteen since the cursor (no cursor, or one the server no longer understands: a full resync,
+``full=true``). Roster entries carry card keys, masked names, ID tails and redacted profiles only
+(:mod:`ruyi.redact`); never an ID number, a name or a category.
+
+A request whose ``protocol`` the server does not support is answered 426 with error ``sync.upgrade_required``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import date
+from typing import Annotated, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from ruyi.eligibility import ElderProfile
+from ruyi.meal import Ident, MealRecord
+from ruyi.money import Fen
+from ruyi.rules import RuleBook, Slot
+
+SYNC_PROTOCOL = 1
+SUPPORTED_PROTOCOLS = frozenset({1})
+MAX_BATCH_RECORDS = 500
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+TOKEN_RE = re.compile(r"^c[0-9a-f]{12}$")
+Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+"""A card key: hex HMAC-SHA256 of ``kind:serial`` under the programme's card-key secret."""
+IdTail = Annotated[str, StringConstraints(pattern=r"^[0-9X]{4}$")]
+
+
+def card_key_digest(secret: bytes, kind: str, serial: str) -> str:
+    """The card key of a card: hex HMAC-SHA256 under ``secret`` of ``f"{kind}:{serial}"`` (UTF-8).
+
+    The reader makes it from what it reads, the server from the card numbers it holds; only keys travel.
+    An empty secret is refused: it would make every card key a plain, guessable hash of the number.
+    """
+    if not secret:
+        raise ValueError("the card-key secret must not be empty")
+    return hmac.new(secret, f"{kind}:{serial}".encode(), hashlib.sha256).hexdigest()
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MenuItem(_Frozen):
+    id: Ident
+    name: str = Field(min_length=1, max_length=40)
+    price: Fen = Field(ge=0)
+    slot: Slot
+    valid_from: date
+    valid_to: date | None = None
+    """Last day on the menu (inclusive); open-ended when absent."""
+
+    def on_menu(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+class RosterEntry(_Frozen):
+    """One elder as a terminal knows them: nothing that identifies them to a stranger."""
+
+    elder_id: Ident
+    masked_name: str = Field(min_length=1, max_length=20)
+    birth_year: int | None = Field(default=None, ge=1880, le=2100)
+    id_tail: IdTail | None = None
+    """The last 4 characters of the ID number, for a manual lookup (never more)."""
+    cards: tuple[Digest, ...] = ()
+    profile: ElderProfile
+
+    @model_validator(mode="after")
+    def _redacted(self) -> Self:
+        if "*" not in self.masked_name:
+            raise ValueError("masked_name must be masked (张*明)")
+        if self.profile.elder_id != self.elder_id:
+            raise ValueError("profile.elder_id must be the entry's elder_id")
+        for span in self.profile.categories:
+            if not TOKEN_RE.match(span.code):
+                raise ValueError("categories must be tokens (ruyi.redact), never category codes")
+        return self
+
+
+class OfflinePolicy(_Frozen):
+    """How long a terminal may sell subsidised meals without a successful sync (per canteen, from the server)."""
+
+    max_offline_hours: int = Field(default=24, ge=1)
+    warn_minutes: int = Field(default=60, ge=0)
+    """How long before the limit the cashier screen starts its countdown."""
+
+
+class PushRequest(_Frozen):
+    protocol: int = SYNC_PROTOCOL
+    terminal_clock: AwareDatetime
+    """The terminal's clock when it sent the batch (the server compares it with its own: skew is flagged)."""
+    snapshot_created_at: AwareDatetime | None = None
+    """When the roster the terminal priced with was made (a stale roster is flagged)."""
+    records: tuple[MealRecord, ...] = Field(min_length=1, max_length=MAX_BATCH_RECORDS)
+
+
+Outcome = Literal["stored", "duplicate", "conflict", "rejected"]
+
+
+class RecordOutcome(_Frozen):
+    seq: int
+    meal_id: str
+    outcome: Outcome
+    """stored: new; duplicate: already held with the same content; conflict: same id, other content (the
+    stored one stands); rejected: not acceptable from this terminal (wrong terminal or canteen)."""
+    detail: str | None = None
+
+
+class PushResponse(_Frozen):
+    protocol: int = SYNC_PROTOCOL
+    held_through: int = Field(ge=0)
+    head_hash: str | None = None
+    """The hash of the record at ``held_through`` (None when nothing is held)."""
+    results: tuple[RecordOutcome, ...] = ()
+    server_time: AwareDatetime
+
+
+class PullResponse(_Frozen):
+    protocol: int = SYNC_PROTOCOL
+    cursor: str
+    full: bool
+    """True: replace the whole local snapshot with this (and the following pages); False: apply as deltas."""
+    more: bool = False
+    """Another page follows: pull again at once with the new cursor."""
+    rules: RuleBook | None = None
+    """The redacted rule book (ruyi.redact) when it changed or on a full resync."""
+    menu: tuple[MenuItem, ...] | None = None
+    """The canteen's whole menu when it changed or on a full resync."""
+    roster: tuple[RosterEntry, ...] = ()
+    """Elders added or changed."""
+    removed_elders: tuple[str, ...] = ()
+    revoked_cards: tuple[Digest, ...] = ()
+    offline_policy: OfflinePolicy = OfflinePolicy()
+    server_time: AwareDatetime
