@@ -18,6 +18,11 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--reprint-pending", action="store_true", help="print receipts committed but never printed, at start-up"
     )
+    parser.add_argument(
+        "--host", default=None, help="serve the screens on this address (default 127.0.0.1, or screen.toml's)"
+    )
+    parser.add_argument("--port", type=int, default=None, help="screens' port (default 8600, or screen.toml's)")
+    parser.add_argument("--no-screen", action="store_true", help="do not serve the cashier and elder screens")
     parser.set_defaults(handler=run)
 
 
@@ -36,13 +41,24 @@ def _escpos_cache(config: Path) -> None:
         os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache))
 
 
+def _screen(args: argparse.Namespace) -> Any:
+    """The screen settings (``screen.toml`` beside the config, then --host/--port), or None with --no-screen."""
+    if args.no_screen:
+        return None
+    from terminal.web.settings import screen_settings_for  # noqa: PLC0415  (needs FastAPI: the server extra)
+
+    settings = screen_settings_for(args.config)
+    changes = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    return settings.model_copy(update=changes) if changes else settings
+
+
 def run(args: argparse.Namespace) -> int:
     _escpos_cache(args.config)
     # Imported only now: importing the terminal imports python-escpos, which needs its cache dir set first.
     from terminal.app import run_from_file  # noqa: PLC0415
 
     try:
-        return run_from_file(args.config, reprint_pending=args.reprint_pending)
+        return run_from_file(args.config, reprint_pending=args.reprint_pending, screen=_screen(args))
     except RuyiError as exc:
         print(f"✗ {args.config}")
         print(render(exc.problems, "zh"))

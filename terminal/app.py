@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from terminal.config import TerminalConfig, load_config
 from terminal.counter import Clock, Counter, CounterMessage, Sale
@@ -30,6 +30,13 @@ from terminal.printer import EscposPrinter, ReceiptPrinter
 from terminal.reader import CardSource, PcscCardReader, ReaderEvent, ReaderStatus
 from terminal.receipt import receipt_number
 from terminal.snapshot import load_snapshot
+
+if TYPE_CHECKING:  # the screens need FastAPI/uvicorn, imported only when they are served
+    from terminal.web.server import Ticker, WebServer
+    from terminal.web.settings import ScreenSettings
+    from terminal.web.speech import Announcer
+    from terminal.web.station import Station
+    from terminal.web.status import ServerLinkSource
 
 log = logging.getLogger("terminal.app")
 
@@ -59,6 +66,9 @@ class TerminalApp:
         printer: ReceiptPrinter | None = None,
         clock: Clock | None = None,
         out: TextIO = sys.stdout,
+        screen: ScreenSettings | None = None,
+        server_link: ServerLinkSource | None = None,
+        announcer: Announcer | None = None,
     ) -> None:
         self.config = config
         self.lang = config.language
@@ -85,6 +95,32 @@ class TerminalApp:
         )
         self.events: queue.Queue[ReaderEvent] = queue.Queue()
         self.open_sale: Sale | None = None
+        self.screen = screen
+        self.web_url: str | None = None
+        self.station: Station | None = None
+        if screen is not None:
+            self.station = self._station(screen, server_link, announcer)
+
+    def _station(
+        self, screen: ScreenSettings, server_link: ServerLinkSource | None, announcer: Announcer | None
+    ) -> Station:
+        from terminal.web.speech import EspeakAnnouncer  # noqa: PLC0415  (FastAPI only when screens are served)
+        from terminal.web.station import Station  # noqa: PLC0415
+
+        if announcer is None and screen.speak:
+            try:
+                announcer = EspeakAnnouncer(voice=screen.voice, wav_dir=screen.wav_dir)
+            except FileNotFoundError as exc:
+                log.warning("spoken amounts off: %s", exc)
+        return Station(
+            self.counter,
+            terminal_id=self.config.terminal_id,
+            server_link=server_link,
+            announcer=announcer,
+            lang=screen.language,
+            speak=screen.speak,
+            show_done_s=screen.show_done_s,
+        )
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -104,7 +140,10 @@ class TerminalApp:
                 self.say(result.message.message(self.lang))
 
     def handle(self, event: ReaderEvent) -> None:
-        outcome = self.counter.on_reader_event(event)
+        if self.station is not None:
+            outcome = self.station.on_reader_event(event)  # the screens show it (and keep the open sale)
+        else:
+            outcome = self.counter.on_reader_event(event)
         if isinstance(event, ReaderStatus):
             self.say(event.message(self.lang))
         elif isinstance(outcome, Sale):
@@ -125,6 +164,7 @@ class TerminalApp:
             target=self.card_source.run, args=(self.events.put, stop), name="card-reader", daemon=True
         )
         reader.start()
+        web, ticker = self._serve_screens()
         try:
             while not stop.is_set():
                 try:
@@ -134,16 +174,43 @@ class TerminalApp:
                 self.handle(event)
         finally:
             stop.set()
+            if ticker is not None:
+                ticker.stop()
+            if web is not None:
+                web.stop()
             reader.join(5)
             self.ledger.close()
             self.say("终端已停止" if self.lang == "zh" else "Terminal stopped")
         return 0
 
+    def _serve_screens(self) -> tuple[WebServer | None, Ticker | None]:
+        if self.station is None or self.screen is None:
+            return None, None
+        from terminal.web.server import Ticker, WebServer  # noqa: PLC0415
 
-def run_from_file(config_path: Path, *, reprint_pending: bool = False, install_signals: bool = True) -> int:
+        web = WebServer(self.station, host=self.screen.host, port=self.screen.port)
+        web.start()
+        self.web_url = web.url
+        self.say(
+            f"收银屏幕 {web.url}/ ，顾客显示屏 {web.url}/display"
+            if self.lang == "zh"
+            else f"Cashier screen {web.url}/ , elder display {web.url}/display"
+        )
+        ticker = Ticker(self.station, printer_poll_s=self.screen.printer_poll_s)
+        ticker.start()
+        return web, ticker
+
+
+def run_from_file(
+    config_path: Path,
+    *,
+    reprint_pending: bool = False,
+    install_signals: bool = True,
+    screen: ScreenSettings | None = None,
+) -> int:
     configure_logging()
     config = load_config(config_path)
-    app = TerminalApp(config)
+    app = TerminalApp(config, screen=screen)
     stop = threading.Event()
     if install_signals:
         handler: Callable[[int, object], None] = lambda _sig, _frame: stop.set()  # noqa: E731
