@@ -188,7 +188,15 @@ class TerminalApp:
             return None, None
         from terminal.web.server import Ticker, WebServer  # noqa: PLC0415
 
-        web = WebServer(self.station, host=self.screen.host, port=self.screen.port)
+        try:
+            web = WebServer(self.station, host=self.screen.host, port=self.screen.port)
+        except OSError as exc:  # the counter keeps working (quotes on stdout); the cashier must fix the port
+            self.say(
+                f"收银屏幕无法启动：{self.screen.host}:{self.screen.port} {exc.strerror}，请检查端口设置"
+                if self.lang == "zh"
+                else f"The screens cannot start on {self.screen.host}:{self.screen.port}: {exc.strerror}"
+            )
+            return None, None
         web.start()
         self.web_url = web.url
         self.say(

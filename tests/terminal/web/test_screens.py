@@ -3,10 +3,12 @@ on virtual cards through the private pcscd, the real ledger, receipts decoded fr
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.harness.pcscd import PrivatePcscd
@@ -20,8 +22,10 @@ FORBIDDEN = (OLD.elder.name, OLD.id_number, DIBAO.elder.name, DIBAO.id_number, "
 
 
 def shot(page: Page, name: str) -> None:
+    """Save a screenshot for the README, as a small palette PNG."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    image = Image.open(io.BytesIO(page.screenshot())).convert("RGB").quantize(colors=128)
+    image.save(SCREENSHOTS / f"{name}.png", optimize=True)
 
 
 def tap(vcard: CardSlot, uid: str | None) -> None:
