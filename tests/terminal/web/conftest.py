@@ -5,6 +5,7 @@ Debian's Chromium driven by Playwright (headless; ``playwright install`` is neve
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import threading
 import time
@@ -38,7 +39,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REPO = Path(__file__).resolve().parents[3]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Screenshots go to build/ (ignored); RUYI_SCREENSHOTS_DIR=docs/screenshots refreshes the README's copies.
+SCREENSHOTS = Path(os.environ.get("RUYI_SCREENSHOTS_DIR", REPO / "build" / "screenshots"))
 
 
 @dataclass
