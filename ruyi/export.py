@@ -1,0 +1,247 @@
+"""Settlement exports as CSV bytes, reproducible byte for byte from the same statement.
+
+Format (for Excel in a Chinese locale and for finance scripts alike):
+
+- UTF-8 with a byte-order mark (Excel then reads Chinese correctly), CRLF line ends (RFC 4180), comma-separated;
+  a field is quoted (``"``, doubled inside) only when it holds a comma, a quote, CR/LF or leading/trailing space.
+- **Two header rows**: row 1 Chinese column names (for people), row 2 fixed English keys (for scripts: skip row 1,
+  or read both as a two-level header). The column order is fixed by :data:`STATEMENT_COLUMNS` /
+  :data:`PROGRAMME_COLUMNS` and never changes within a format.
+- Amounts are yuan with exactly two decimals and no symbol (``1234.50``, ``-3.00``), written from integer fen
+  (exact; the API's JSON has the fen). Counts are integers, dates ``YYYY-MM-DD``, months ``YYYY-MM``.
+- Free text entered by people (notes) that would start with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading
+  apostrophe, so a spreadsheet never runs it as a formula.
+- The statement file ends with a row holding the statement's content hash (:func:`ruyi.settlement.statement_hash`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ruyi.money import Fen, format_yuan
+from ruyi.rules import SLOT_TEXT
+from ruyi.settlement import FLAG_TEXT, Statement, statement_hash
+
+BOM = "\ufeff"
+CRLF = "\r\n"
+
+STATEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("类别", "section"),
+    ("日期", "day"),
+    ("餐次", "slot"),
+    ("补贴档次/规则版本", "tier"),
+    ("原属月份", "origin_month"),
+    ("说明", "item"),
+    ("餐数", "meals"),
+    ("人数", "elders"),
+    ("餐费金额", "price"),
+    ("老人补贴", "elder_subsidy"),
+    ("个人自付", "elder_pays"),
+    ("运营补贴(封顶前)", "operating_gross"),
+    ("运营补贴", "operating"),
+    ("建设补贴", "construction"),
+    ("调整金额", "adjustment"),
+    ("应付金额", "payable"),
+    ("暂缓补贴", "held_subsidy"),
+    ("餐次编号", "meal_id"),
+)
+
+PROGRAMME_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("食堂", "canteen"),
+    ("月份", "month"),
+    ("餐数", "meals"),
+    ("补贴餐数", "subsidised_meals"),
+    ("就餐老人数", "elders"),
+    ("老人人天", "elder_days"),
+    ("餐费金额", "price"),
+    ("老人补贴", "elder_subsidy"),
+    ("个人自付", "elder_pays"),
+    ("运营补贴(封顶前)", "operating_gross"),
+    ("运营补贴", "operating"),
+    ("建设补贴", "construction"),
+    ("调整金额", "adjustments"),
+    ("应付金额", "payable"),
+    ("暂缓餐数", "held_meals"),
+    ("暂缓补贴", "held_subsidy"),
+    ("内容哈希", "statement_hash"),
+)
+
+SECTION_TEXT = {
+    "meals": "就餐补贴",
+    "operating": "运营补贴",
+    "construction": "建设补贴",
+    "adjustment": "调整",
+    "held": "暂缓/不予支付",
+    "total": "合计",
+    "hash": "内容哈希",
+}
+ADJUSTMENT_TEXT = {
+    "late_paid": "补报餐次补贴",
+    "reversed": "冲回已付补贴",
+    "operating": "运营补贴重算差额",
+    "correction": "人工调整",
+}
+HELD_TEXT = {"held": "待审核", "rejected": "审核不予支付", "window_expired": "超出补报期限"}
+BASIS_TEXT = {"meal": "按餐次", "elder_day": "按人天"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _y(fen: Fen) -> str:
+    return format_yuan(fen, symbol=False)
+
+
+def _text(value: str) -> str:
+    """People's free text, made safe from spreadsheet formulas."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _field(value: str) -> str:
+    if any(c in value for c in ',"\r\n') or value != value.strip():
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _csv(columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, str]]) -> bytes:
+    keys = [en for _, en in columns]
+    out = [",".join(_field(zh) for zh, _ in columns), ",".join(keys)]
+    for row in rows:
+        unknown = row.keys() - set(keys)
+        if unknown:
+            raise ValueError(f"unknown columns {sorted(unknown)}")
+        out.append(",".join(_field(row.get(k, "")) for k in keys))
+    return (BOM + CRLF.join(out) + CRLF).encode("utf-8")
+
+
+def statement_rows(s: Statement) -> list[dict[str, str]]:
+    """The rows of :func:`statement_csv` (by English column key)."""
+    rows: list[dict[str, str]] = []
+    for line in s.lines:
+        rows.append(
+            {
+                "section": SECTION_TEXT["meals"],
+                "day": line.day.isoformat(),
+                "slot": SLOT_TEXT[line.slot][0],
+                "tier": line.tier or "原价",
+                "meals": str(line.meals),
+                "elders": str(line.elders),
+                "price": _y(line.price),
+                "elder_subsidy": _y(line.elder_subsidy),
+                "elder_pays": _y(line.elder_pays),
+                "payable": _y(line.elder_subsidy),
+            }
+        )
+    for d in s.operating:
+        capped = "" if d.paid == d.gross else f"，封顶后 {_y(d.paid)}"
+        rows.append(
+            {
+                "section": SECTION_TEXT["operating"],
+                "day": d.day.isoformat(),
+                "tier": d.rule_version,
+                "item": f"{BASIS_TEXT[d.basis]} {_y(d.amount_each)} × {d.units}{capped}",
+                "meals": str(len(d.meal_ids)),
+                "elders": str(d.units) if d.basis == "elder_day" else "",
+                "operating_gross": _y(d.gross),
+                "operating": _y(d.paid),
+                "payable": _y(d.paid),
+            }
+        )
+    for c in s.construction:
+        rows.append(
+            {
+                "section": SECTION_TEXT["construction"],
+                "item": _text(f"{c.line_id} {c.note}".strip()),
+                "construction": _y(c.amount),
+                "payable": _y(c.amount),
+            }
+        )
+    for a in s.adjustments:
+        note = f"{ADJUSTMENT_TEXT[a.kind]} {a.line_id} {_text(a.note)}".strip()
+        rows.append(
+            {
+                "section": SECTION_TEXT["adjustment"],
+                "origin_month": str(a.origin),
+                "item": note,
+                "meals": str(len(a.meal_ids)) if a.meal_ids else "",
+                "adjustment": _y(a.amount),
+                "payable": _y(a.amount),
+            }
+        )
+    for h in s.held:
+        reasons = "、".join(FLAG_TEXT.get(f, (f, f))[0] for f in h.flags)
+        rows.append(
+            {
+                "section": SECTION_TEXT["held"],
+                "day": h.service_date.isoformat(),
+                "slot": SLOT_TEXT[h.slot][0],
+                "origin_month": str(h.origin),
+                "item": HELD_TEXT[h.status] + (f"：{reasons}" if reasons else ""),
+                "meals": "1",
+                "held_subsidy": _y(h.subsidy),
+                "meal_id": h.meal_id,
+            }
+        )
+    t = s.totals
+    rows.append(
+        {
+            "section": SECTION_TEXT["total"],
+            "item": f"{s.canteen_id} {s.month}",
+            "meals": str(t.meals),
+            "elders": str(t.elders),
+            "price": _y(t.price),
+            "elder_subsidy": _y(t.elder_subsidy),
+            "elder_pays": _y(t.elder_pays),
+            "operating_gross": _y(t.operating_gross),
+            "operating": _y(t.operating),
+            "construction": _y(t.construction),
+            "adjustment": _y(t.adjustments),
+            "payable": _y(t.payable),
+            "held_subsidy": _y(t.held_subsidy),
+        }
+    )
+    rows.append({"section": SECTION_TEXT["hash"], "item": statement_hash(s)})
+    return rows
+
+
+def statement_csv(s: Statement) -> bytes:
+    """One canteen's month: meal lines, operating days, construction, adjustments, held meals, total, hash."""
+    return _csv(STATEMENT_COLUMNS, statement_rows(s))
+
+
+def programme_csv(statements: Iterable[Statement]) -> bytes:
+    """The whole programme for one month: one row per canteen (sorted by canteen id) and a total row."""
+    items = sorted(statements, key=lambda s: s.canteen_id)
+    months = {s.month for s in items}
+    if len(months) > 1:
+        raise ValueError("a programme export covers one month")
+    if len({s.canteen_id for s in items}) != len(items):
+        raise ValueError("one statement per canteen")
+    amounts = (
+        "price",
+        "elder_subsidy",
+        "elder_pays",
+        "operating_gross",
+        "operating",
+        "construction",
+        "adjustments",
+        "payable",
+        "held_subsidy",
+    )
+    counts = ("meals", "subsidised_meals", "elders", "elder_days", "held_meals")
+    rows: list[dict[str, str]] = []
+    sums = dict.fromkeys(amounts + counts, 0)
+    for s in items:
+        t = s.totals
+        row = {"canteen": s.canteen_id, "month": str(s.month), "statement_hash": statement_hash(s)}
+        for name in counts:
+            sums[name] += getattr(t, name)
+            row[name] = str(getattr(t, name))
+        for name in amounts:
+            sums[name] += getattr(t, name)
+            row[name] = _y(getattr(t, name))
+        rows.append(row)
+    total = {"canteen": "合计", "month": str(next(iter(months))) if months else ""}
+    total.update({name: str(sums[name]) for name in counts})
+    total.update({name: _y(sums[name]) for name in amounts})
+    total["elders"] = ""  # distinct elders do not add up across canteens (one elder eats at several)
+    rows.append(total)
+    return _csv(PROGRAMME_COLUMNS, rows)
