@@ -29,7 +29,8 @@ from terminal.ledger import Ledger
 from terminal.printer import EscposPrinter, ReceiptPrinter
 from terminal.reader import CardSource, PcscCardReader, ReaderEvent, ReaderStatus
 from terminal.receipt import receipt_number
-from terminal.snapshot import load_snapshot
+from terminal.snapshot import Snapshot, load_snapshot
+from terminal.sync import SyncSettings, SyncWorker, read_credential
 
 if TYPE_CHECKING:  # the screens need FastAPI/uvicorn, imported only when they are served
     from terminal.web.server import Ticker, WebServer
@@ -93,6 +94,11 @@ class TerminalApp:
             slot_starts=config.slot_starts,
             cashier_default=config.cashier_default,
         )
+        self.sync = self._sync_worker(config)
+        if self.sync is not None:
+            self.counter.offline = self.sync
+            self.counter.on_commit = self.sync.wake
+            server_link = server_link or self.sync
         self.events: queue.Queue[ReaderEvent] = queue.Queue()
         self.open_sale: Sale | None = None
         self.screen = screen
@@ -100,6 +106,38 @@ class TerminalApp:
         self.station: Station | None = None
         if screen is not None:
             self.station = self._station(screen, server_link, announcer)
+
+    def _sync_worker(self, config: TerminalConfig) -> SyncWorker | None:
+        """The sync worker when the config names a server (``[sync]``); it starts with :meth:`run`."""
+        sync = config.sync
+        if sync is None:
+            return None
+        credential_file = sync.credential_file
+        return SyncWorker(
+            ledger=self.ledger,
+            settings=SyncSettings(
+                server_url=sync.server_url,
+                push_delay_s=sync.push_delay_s,
+                push_interval_s=sync.push_interval_s,
+                pull_interval_s=sync.pull_interval_s,
+                timeout_s=sync.timeout_s,
+                backoff_max_s=sync.backoff_max_s,
+                max_batch_records=sync.max_batch_records,
+                max_batch_bytes=sync.max_batch_bytes,
+                gzip=sync.gzip,
+            ),
+            credential=lambda: read_credential(credential_file),
+            state_path=config.sync_state_path,
+            snapshot=self.snapshot,
+            snapshot_path=config.snapshot_path,
+            on_snapshot=self._swap_snapshot,
+            clock=self.counter.clock,
+        )
+
+    def _swap_snapshot(self, snapshot: Snapshot) -> None:
+        """A pulled snapshot (already on disk) replaces the one the counter prices with (one attribute store)."""
+        self.snapshot = snapshot
+        self.counter.snapshot = snapshot
 
     def _station(
         self, screen: ScreenSettings, server_link: ServerLinkSource | None, announcer: Announcer | None
@@ -164,6 +202,8 @@ class TerminalApp:
             target=self.card_source.run, args=(self.events.put, stop), name="card-reader", daemon=True
         )
         reader.start()
+        if self.sync is not None:
+            self.sync.start()
         web, ticker = self._serve_screens()
         try:
             while not stop.is_set():
@@ -179,6 +219,8 @@ class TerminalApp:
             if web is not None:
                 web.stop()
             reader.join(5)
+            if self.sync is not None:
+                self.sync.close()
             self.ledger.close()
             self.say("终端已停止" if self.lang == "zh" else "Terminal stopped")
         return 0

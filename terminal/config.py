@@ -33,6 +33,32 @@ class ConfigError(RuyiError):
     """The terminal's configuration (or a file it names) cannot be used."""
 
 
+class SyncConfig(BaseModel):
+    """Where the central server is and how the sync worker (:mod:`terminal.sync`) talks to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    server_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
+    """The server's base URL (``https://ruyi.example.gov.cn``); the API is under ``/api/v1``."""
+    credential_file: Path
+    """The terminal's bearer credential (from ``POST /canteens/{id}/terminals``), readable only by its user."""
+    push_delay_s: float = Field(default=0.5, ge=0, le=60)
+    """How soon after a meal is committed it is pushed (meals committed meanwhile go in the same batch)."""
+    push_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    """Push what is unsynced at least this often, meal or not."""
+    pull_interval_s: float = Field(default=300.0, gt=0, le=86400)
+    """Pull roster, rules and menu changes this often."""
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """Longest wait for the server on one request (connect, each read, each write)."""
+    backoff_max_s: float = Field(default=300.0, gt=0, le=3600)
+    """Longest pause between attempts while the server cannot be reached (it doubles from 1 s, with jitter)."""
+    max_batch_records: int = Field(default=200, ge=1, le=500)
+    max_batch_bytes: int = Field(default=900_000, ge=4096, le=4 * 1024 * 1024)
+    """Keep below the server's request body limit (``RUYI_MAX_BODY_BYTES``, 1,000,000 by default)."""
+    gzip: bool = False
+    """Send pushes gzip-compressed (only if the server, or the proxy in front of it, accepts it)."""
+
+
 class TerminalConfig(BaseModel):
     """Everything one terminal process needs to know about where it is and what it drives."""
 
@@ -59,6 +85,8 @@ class TerminalConfig(BaseModel):
     """The zone a service day begins and ends in (the ledger's zone; must match the rule book's)."""
     slot_starts: dict[Slot, time] = Field(default_factory=lambda: dict(DEFAULT_SLOT_STARTS))
     """When each meal slot begins (local time); the menu item offered on a tap is one of the current slot."""
+    sync: SyncConfig | None = None
+    """The link to the central server; absent: the terminal works from its snapshot alone and never syncs."""
 
     @field_validator("timezone")
     @classmethod
@@ -85,6 +113,11 @@ class TerminalConfig(BaseModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def sync_state_path(self) -> Path:
+        """The sync worker's state (pull cursor, last successful sync, offline policy)."""
+        return self.data_dir / "sync-state.json"
 
     @property
     def ledger_path(self) -> Path:
@@ -130,6 +163,9 @@ def parse_config(text: str, *, base_dir: Path) -> TerminalConfig:
     for name in _PATH_FIELDS:
         if isinstance(data.get(name), str):
             data[name] = str(base_dir / data[name])
+    sync = data.get("sync")
+    if isinstance(sync, dict) and isinstance(sync.get("credential_file"), str):
+        sync["credential_file"] = str(base_dir / sync["credential_file"])
     connection = data.get("printer", {}).get("connection") if isinstance(data.get("printer"), dict) else None
     if isinstance(connection, dict) and connection.get("kind") == "file" and isinstance(connection.get("path"), str):
         connection["path"] = str(base_dir / connection["path"])

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import Protocol
 from uuid import UUID
 
 from pydantic import TypeAdapter, ValidationError
@@ -131,6 +132,18 @@ class ZResult:
     message: CounterMessage
 
 
+class OfflineGate(Protocol):
+    """What the counter asks sync (``terminal.sync``) before each quote; must answer at once (no network I/O)."""
+
+    def subsidy_stops_at(self) -> datetime | None:
+        """When the terminal has been offline too long and stops granting subsidies (None: no limit applies)."""
+        ...
+
+    def countdown_from(self) -> datetime | None:
+        """From when the cashier screen counts down to :meth:`subsidy_stops_at` (None: no limit applies)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class CounterStatus:
     reader: ReaderStatus | None
@@ -140,6 +153,12 @@ class CounterStatus:
     unsynced: int
     reprint_pending: int
     snapshot_created_at: datetime
+    subsidy_stops_at: datetime | None = None
+    """Offline policy: when subsidies stop without a successful sync (None: no limit applies)."""
+    countdown: timedelta | None = None
+    """Time left before subsidies stop, once the countdown shows (None before that or without a limit)."""
+    offline_too_long: bool = False
+    """Subsidies are withheld now (quotes carry ``offline_too_long``) until the next successful sync."""
 
 
 _OK_PRINTED = _msg("ok", "已记账，小票已打印", "Recorded; receipt printed")
@@ -159,6 +178,8 @@ class Counter:
         slot_starts: Mapping[Slot, time] | None = None,
         cashier_default: str = "cashier",
         reprint_days: int = 1,
+        offline: OfflineGate | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.ledger = ledger
@@ -170,6 +191,10 @@ class Counter:
         starts = dict(slot_starts or DEFAULT_SLOT_STARTS)
         self._slot_starts: list[tuple[time, Slot]] = sorted((t, s) for s, t in starts.items())
         self.reader_status: ReaderStatus | None = None
+        self.offline = offline
+        """The offline policy (from sync); None: the counter never withholds for being offline."""
+        self.on_commit = on_commit
+        """Called after every committed record (sync's wake-up: it must return at once)."""
 
     # ---- time
 
@@ -264,7 +289,14 @@ class Counter:
         )
         return sale
 
+    def offline_too_long(self, now: datetime | None = None) -> bool:
+        """True when the last successful sync is older than the offline policy allows."""
+        stops = self.offline.subsidy_stops_at() if self.offline is not None else None
+        return stops is not None and (now or self._now()) >= stops
+
     def _quote(self, elder: RosterEntry | None, item: MenuItem, withhold: Reason | None, now: datetime) -> Quote:
+        if withhold is None and elder is not None and self.offline_too_long(now):
+            withhold = Reason.OFFLINE_TOO_LONG
         day = now.astimezone(self.ledger.zone).date()
         history = self.ledger.elder_history(elder.elder_id, day) if elder is not None else []
         request = MealRequest(
@@ -327,6 +359,7 @@ class Counter:
         except (RuyiError, ValidationError) as exc:
             return ConfirmResult(False, None, False, None, _refused("sale", exc))
         log.info("sale committed: %s seq %d pays %d", record.meal_id, record.seq, record.quote.elder_pays)
+        self._committed()
         outcome = self._print(sale_receipt(record, self._context(record)), record.meal_id)
         return ConfirmResult(True, record, outcome.printed, outcome.error, _print_message(outcome))
 
@@ -341,6 +374,7 @@ class Counter:
         original = self.ledger.get(meal_id)
         assert original is not None  # the ledger just voided it
         log.info("void committed: %s seq %d of %s", record.meal_id, record.seq, meal_id)
+        self._committed()
         outcome = self._print(void_slip(record, original, self._context(original)), record.meal_id)
         return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
 
@@ -368,6 +402,7 @@ class Counter:
             record = self.ledger.record_reprint(meal_id, cashier=cashier or self.cashier_default, now=self._now())
         except (RuyiError, ValidationError) as exc:
             return RecordResult(None, False, None, _refused("reprint", exc))
+        self._committed()
         if original.kind == "void":
             assert original.refers_to is not None
             sale = self.ledger.get(original.refers_to)
@@ -412,15 +447,26 @@ class Counter:
         return ZResult(report, True, None, _msg("ok", "日结报表已打印", "Z-report printed"))
 
     def status(self, *, query_printer: bool = True) -> CounterStatus:
+        now = self._now()
+        stops = self.offline.subsidy_stops_at() if self.offline is not None else None
+        start = self.offline.countdown_from() if self.offline is not None else None
+        countdown = stops - now if stops is not None and start is not None and start <= now < stops else None
         return CounterStatus(
             reader=self.reader_status,
             printer=self.printer.status() if query_printer else None,
             unsynced=self.ledger.unsynced_count(),
             reprint_pending=len(self.reprint_queue()),
             snapshot_created_at=self.snapshot.created_at,
+            subsidy_stops_at=stops,
+            countdown=countdown,
+            offline_too_long=stops is not None and now >= stops,
         )
 
     # ---- helpers
+
+    def _committed(self) -> None:
+        if self.on_commit is not None:
+            self.on_commit()
 
     def _context(self, record: MealRecord) -> ReceiptContext:
         elder = self.snapshot.elder(record.elder_id) if record.elder_id else None
@@ -474,6 +520,7 @@ __all__ = [
     "Counter",
     "CounterMessage",
     "CounterStatus",
+    "OfflineGate",
     "PrintOutcome",
     "RecordResult",
     "Sale",
