@@ -770,7 +770,7 @@ def settle(
         meals=len(core.paid),
         subsidised_meals=len(subsidised),
         elders=len({f.elder_id for f in subsidised if f.elder_id is not None}),
-        elder_days=len({(f.elder_id, f.service_date) for f in subsidised if f.elder_id is not None}),
+        elder_days=_elder_days(subsidised),
         price=sum(line.price for line in core.lines),
         elder_subsidy=elder_subsidy,
         elder_pays=sum(line.elder_pays for line in core.lines),
@@ -809,6 +809,14 @@ def settle(
         held=held,
     )
     return Settlement(statement, tuple(checks))
+
+
+def _elder_days(meals: Iterable[MealFact]) -> int:
+    by_day: dict[date, set[str]] = defaultdict(set)
+    for f in meals:
+        if f.elder_id is not None:
+            by_day[f.service_date].add(f.elder_id)
+    return sum(len(elders) for elders in by_day.values())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1016,23 +1024,23 @@ class _Checker:
     def check_elders_across_canteens(self) -> None:
         # The same elder at two canteens: too close in time, or over the daily (slot) limit together.
         others_voided = {f.refers_to for f in self.other_canteens if f.kind == "void"}
-        ours_by_elder: dict[str, list[MealFact]] = defaultdict(list)
-        for f in self.claimed:
-            if f.subsidised and f.elder_id is not None:
-                ours_by_elder[f.elder_id].append(f)
         theirs_by_elder: dict[str, list[MealFact]] = defaultdict(list)
         for f in _dedupe(self.other_canteens).values():
             if (
                 f.kind == "sale"
+                and f.elder_id is not None
                 and f.canteen_id != self.core.canteen_id
                 and f.subsidised
-                and f.elder_id in ours_by_elder
                 and f.meal_id not in others_voided
                 and f.decision != "rejected"
             ):
                 theirs_by_elder[f.elder_id].append(f)
+        ours_by_elder: dict[str, list[MealFact]] = defaultdict(list)
+        for f in self.claimed:
+            if f.elder_id in theirs_by_elder and f.subsidised:
+                ours_by_elder[f.elder_id].append(f)
         interval = timedelta(minutes=self.config.implausible_interval_minutes)
-        for elder in sorted(theirs_by_elder):
+        for elder in sorted(ours_by_elder):
             theirs = sorted(theirs_by_elder[elder], key=lambda f: (f.service_time, f.meal_id))
             times = [f.service_time for f in theirs]
             ours = sorted(ours_by_elder[elder], key=lambda f: (f.service_time, f.meal_id))

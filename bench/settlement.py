@@ -1,0 +1,167 @@
+"""One canteen's month statement from meal facts in memory (the pure part: ruyi.settlement, no database).
+
+300,000 facts is about ten times a busy canteen-month (500 elders, lunch and dinner, 30 days). The facts include
+voids, reprints, flagged and decided meals, other canteens' meals of the same elders and Z-reports, so every edit
+check runs. Prints the time of ``settle`` alone, of the content hash and of the CSV export, and facts/s.
+
+Run: .venv/bin/python -m bench.settlement [--facts 300000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from ruyi.export import statement_csv
+from ruyi.money import format_yuan
+from ruyi.rules import parse_rulebook
+from ruyi.settlement import Decision, MealFact, Month, Ratio, SettlementConfig, ZTotals, settle, statement_hash
+
+RULES = parse_rulebook((Path(__file__).resolve().parents[1] / "deploy" / "rules" / "ruyi-city.yaml").read_text())
+MONTH = Month(2026, 6)
+
+
+def workload(n: int, rng: random.Random) -> tuple[list[MealFact], list[MealFact], list[ZTotals]]:
+    zone = RULES.zone
+    facts: list[MealFact] = []
+    per_slot = max(1, n // 60)  # meals per day and slot, each elder at most once (ruyi-city: 1 a slot, 2 a day)
+    population = [f"e{k}" for k in range(per_slot * 6 // 5)]
+    decisions: list[Decision | None] = [None, "accepted", "rejected"]
+    i = 0
+    while len(facts) < n:
+        for d in range(1, 31):
+            day = date(2026, 6, d)
+            for slot in ("lunch", "dinner"):
+                for elder in rng.sample(population, per_slot):
+                    if len(facts) >= n:
+                        break
+                    i += 1
+                    hour = 11 if slot == "lunch" else 17
+                    when = datetime(2026, 6, d, hour, rng.randrange(60), rng.randrange(60), tzinfo=zone)
+                    walk_in = rng.random() < 0.05
+                    subsidy = 0 if walk_in else rng.choice((200, 300, 500, 1000))
+                    flagged = rng.random() < 0.01
+                    sale = MealFact(
+                        meal_id=f"{i:012d}",
+                        canteen_id="c1",
+                        terminal_id=f"t{i % 4}",
+                        seq=i,
+                        kind="sale",
+                        refers_to=None,
+                        service_date=day,
+                        service_time=when,
+                        slot="lunch" if slot == "lunch" else "dinner",
+                        elder_id=None if walk_in else elder,
+                        identified_by="walk_in" if walk_in else ("manual" if rng.random() < 0.03 else "card"),
+                        cashier=f"k{i % 6}",
+                        price=1200,
+                        subsidy=subsidy,
+                        elder_pays=1200 - subsidy,
+                        subsidised=subsidy > 0,
+                        operating_subsidy=200 if subsidy else 0,
+                        rule_version="2026.1",
+                        tiers=("age60",) if subsidy else (),
+                        flags=("price_mismatch",) if flagged else (),
+                        decision=rng.choice(decisions) if flagged else None,
+                    )
+                    facts.append(sale)
+                    r = rng.random()
+                    if r < 0.01 or r > 0.995:
+                        i += 1
+                        facts.append(_follow(sale, f"{i:012d}", "void" if r < 0.01 else "reprint"))
+    other = [
+        _follow(f, f"x{k:011d}", "sale", canteen="c2", minutes=rng.choice((20, 300)))
+        for k, f in enumerate(facts[: n // 100])
+        if f.kind == "sale" and f.elder_id is not None
+    ]
+    return facts, other, _z(facts)
+
+
+def _follow(sale: MealFact, meal_id: str, kind: str, *, canteen: str = "c1", minutes: int = 3) -> MealFact:
+    return MealFact(
+        meal_id=meal_id,
+        canteen_id=canteen,
+        terminal_id=sale.terminal_id if canteen == sale.canteen_id else "t-other",
+        seq=sale.seq + 1,
+        kind="void" if kind == "void" else "reprint" if kind == "reprint" else "sale",
+        refers_to=None if kind == "sale" else sale.meal_id,
+        service_date=sale.service_date,
+        service_time=sale.service_time + timedelta(minutes=minutes),
+        slot=sale.slot,
+        elder_id=sale.elder_id,
+        identified_by=sale.identified_by,
+        cashier=sale.cashier,
+        price=sale.price,
+        subsidy=sale.subsidy,
+        elder_pays=sale.elder_pays,
+        subsidised=sale.subsidised,
+        operating_subsidy=sale.operating_subsidy,
+        rule_version=sale.rule_version,
+        tiers=sale.tiers,
+    )
+
+
+def _z(facts: list[MealFact]) -> list[ZTotals]:
+    voided = {f.refers_to for f in facts if f.kind == "void"}
+    rows: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for f in facts:
+        row = rows[(f.terminal_id, f.service_date)]
+        if f.kind == "void":
+            row[1] += 1
+        elif f.kind == "sale" and f.meal_id not in voided:
+            row[0] += 1
+            row[2] += f.price
+            row[3] += f.subsidy
+            row[4] += f.elder_pays
+    return [ZTotals(t, d, *r) for (t, d), r in rows.items()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--facts", type=int, default=300_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    facts, other, z = workload(args.facts, random.Random(7))
+    enrolled = {MONTH.first_day + timedelta(days=k): args.facts // 30 for k in range(30)}
+    config = SettlementConfig(attendance_factor=Ratio(1))
+    times, hash_times, csv_times = [], [], []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        result = settle(
+            canteen_id="c1",
+            month=MONTH,
+            facts=facts,
+            rules=RULES,
+            config=config,
+            enrolled=enrolled,
+            z_reports=z,
+            other_canteens=other,
+        )
+        t1 = time.perf_counter()
+        digest = statement_hash(result.statement)
+        t2 = time.perf_counter()
+        data = statement_csv(result.statement)
+        t3 = time.perf_counter()
+        times.append(t1 - t0)
+        hash_times.append(t2 - t1)
+        csv_times.append(t3 - t2)
+    s = result.statement
+    best = min(times)
+    print(f"facts {len(facts):,} (+{len(other):,} at other canteens, {len(z)} Z-reports), repeat {args.repeat}")
+    print(f"settle        median {statistics.median(times):.3f} s  best {best:.3f} s  {len(facts) / best:,.0f} facts/s")
+    print(f"hash          median {statistics.median(hash_times):.3f} s  ({digest[:16]}…)")
+    print(f"csv           median {statistics.median(csv_times):.3f} s  ({len(data):,} bytes)")
+    print(
+        f"statement: {s.totals.meals:,} paid meals in {len(s.lines)} lines, {len(s.held):,} held/rejected, "
+        f"payable {format_yuan(s.totals.payable)} (cap reduction {s.totals.operating_cap_reduction} fen), "
+        f"{len(result.checks)} checks: {sorted({c.code for c in result.checks})}"
+    )
+
+
+if __name__ == "__main__":
+    main()
