@@ -66,7 +66,7 @@ def workload(n: int, rng: random.Random) -> tuple[list[MealFact], list[MealFact]
                         operating_subsidy=200 if subsidy else 0,
                         rule_version="2026.1",
                         tiers=("age60",) if subsidy else (),
-                        flags=("price_mismatch",) if flagged else (),
+                        flags=("quote_mismatch",) if flagged else (),
                         decision=rng.choice(decisions) if flagged else None,
                     )
                     facts.append(sale)

@@ -7,7 +7,7 @@ What is paid (the one rule, applied everywhere, also when an earlier month is re
 - A **sale** counts unless a **void** refers to it (a void belongs to the month of the sale it cancels, whenever
   it was made). Reprints change nothing.
 - A reviewer's **decision** is final: ``rejected`` is never paid, ``accepted`` is paid. Without a decision a meal
-  is paid unless it carries a *holding* flag (every flag except the ones configured as informational): then it is
+  is paid unless it carries a *holding* flag (every flag except :data:`INFO_FLAGS`, configurable): then it is
   **held** — not paid, listed with its reasons, and paid later through an adjustment once accepted.
 - The elder subsidy reimbursed is each paid meal's stored quote subsidy (the server re-quoted it at intake and
   flagged any disagreement).
@@ -58,20 +58,38 @@ class InvalidSettlementInput(RuyiError):
 # Flags: the codes intake (server/sync) keeps with a meal. Unknown codes are allowed and shown by their code.
 
 FLAG_TEXT: dict[str, tuple[str, str]] = {
-    "price_mismatch": ("价格或补贴与服务器复核不符", "price or subsidy differs from the server's re-quote"),
-    "daily_limit_offline": ("离线期间跨食堂超出每日补贴次数", "daily limit exceeded across canteens while offline"),
-    "elder_cancelled": ("就餐时老人资格已注销", "elder cancelled at service time"),
-    "elder_deceased": ("就餐时老人已登记身故", "elder registered as deceased at service time"),
-    "elder_suspended": ("就餐时老人资格暂停", "elder suspended at service time"),
-    "card_revoked": ("就餐卡已挂失或停用", "card revoked"),
-    "roster_stale": ("终端名册过旧", "terminal roster older than the policy allows"),
-    "time_implausible": ("就餐时间不可信（终端时钟偏差）", "implausible service time (terminal clock skew)"),
-    "manual_identification": ("人工识别身份", "identified manually"),
-    **{f"chain_{kind}": (f"哈希链：{zh}", f"hash chain: {en}") for kind, (zh, en) in FAULT_TEXT.items()},
+    "quote_mismatch": (
+        "终端报价与服务器按当时规则重算的结果不一致",
+        "the terminal's quote differs from the server's re-quote",
+    ),
+    "daily_limit_exceeded": (
+        "超出每日（或每餐段）补贴次数上限（跨食堂合计，多为离线时发生）",
+        "subsidised beyond the daily (or per-slot) limit across canteens (typically while offline)",
+    ),
+    "elder_not_eligible": (
+        "就餐时老人处于暂停、注销或已故状态",
+        "the elder was suspended, cancelled or deceased at service time",
+    ),
+    "unknown_elder": ("终端记录的老人不在名册中", "the elder the terminal named is not registered"),
+    "unknown_menu_item": ("菜品不是本食堂当日菜单上的", "the item is not on this canteen's menu that day"),
+    "card_revoked": ("就餐前此卡已挂失或解绑", "the card was revoked before the service time"),
+    "stale_roster": (
+        "终端名册过旧，超出离线政策允许的时长",
+        "the terminal's roster was older than the offline policy allows",
+    ),
+    "clock_skew": ("终端时钟与服务器时间相差过大", "the terminal's clock was far from the server's"),
+    "future_service_time": ("就餐时间晚于服务器当前时间", "the service time is in the future"),
+    "far_past_service_time": ("就餐时间过于久远", "the service time is implausibly far in the past"),
+    "manual_identification": ("人工查找身份（未刷卡）", "identified by hand (no card tapped)"),
+    **{f"chain_{kind}": text for kind, text in FAULT_TEXT.items()},
 }
-STATUS_FLAGS = frozenset({"elder_cancelled", "elder_deceased", "elder_suspended"})
+"""The intake flag codes (the same codes and words as ``server/meals/flags.py``, which the core cannot import)."""
+STATUS_FLAGS = frozenset({"elder_not_eligible"})
 CARD_FLAGS = frozenset({"card_revoked"})
 CHAIN_FLAGS = frozenset(f"chain_{kind}" for kind in FAULT_TEXT)
+INFO_FLAGS = frozenset({"manual_identification"})
+"""Flags that are listed but do not hold a meal by default: intake marks every manual identification, and the
+manual-share check watches those per cashier instead."""
 
 
 def flag_text(code: str, lang: str = "zh") -> str:
@@ -305,8 +323,8 @@ class SettlementConfig:
     upward_window_months: int | None = None
     """Upward adjustments (late meals, upward corrections) only for months at most this many months back; None:
     no limit."""
-    info_flags: frozenset[str] = frozenset()
-    """Flags that are listed but do not hold a meal (e.g. ``manual_identification`` if intake flags every one)."""
+    info_flags: frozenset[str] = INFO_FLAGS
+    """Flags that are listed but do not hold a meal; every other flag holds it until a reviewer decides."""
     severities: Mapping[str, Severity] = field(default_factory=dict)
     """Per check code, a severity other than the default."""
 

@@ -238,9 +238,7 @@ def test_daily_and_slot_limits_across_canteens() -> None:
 @pytest.mark.parametrize(
     ("flag", "code"),
     [
-        ("elder_cancelled", "after_cancellation"),
-        ("elder_deceased", "after_cancellation"),
-        ("elder_suspended", "after_cancellation"),
+        ("elder_not_eligible", "after_cancellation"),
         ("card_revoked", "card_revoked"),
         ("chain_gap", "chain_unresolved"),
     ],
@@ -355,7 +353,7 @@ def test_severity_override_and_every_code_is_known() -> None:
 def test_can_close_needs_notes_for_warnings_and_no_errors() -> None:
     m = clean_month()
     m.enrolled[date(2026, 6, 3)] = 10
-    m.facts[0] = dataclasses.replace(m.facts[0], flags=("price_mismatch",))
+    m.facts[0] = dataclasses.replace(m.facts[0], flags=("quote_mismatch",))
     checks = m.run().checks
     assert [c.code for c in checks] == ["attendance_exceeded", "meals_held"]
     verdict = can_close(checks, {"attendance_exceeded:2026-06-03": "老年节活动", "meals_held": "  "})
@@ -382,7 +380,7 @@ def test_target_month_skips_closed_months() -> None:
 def test_late_meal_void_and_decision_become_adjustments_pointing_back() -> None:
     may = Month(2026, 5)
     a = fact(date(2026, 5, 30), elder="e1")
-    b = fact(date(2026, 5, 30), elder="e2", subsidy=500, flags=("price_mismatch",))
+    b = fact(date(2026, 5, 30), elder="e2", subsidy=500, flags=("quote_mismatch",))
     may_stmt = settle(canteen_id="c1", month=may, facts=[a, b], rules=CITY).statement
     stored = statement_hash(may_stmt)
     assert may_stmt.totals.elder_subsidy == 200 and [h.meal_id for h in may_stmt.held] == [b.meal_id]
@@ -505,7 +503,7 @@ def test_statement_csv_bytes() -> None:
     assert rows[2] == "就餐补贴,2026-06-01,午餐,age60,,,1,1,12.00,2.00,10.00,,,,,2.00,,"
     assert rows[3] == "运营补贴,2026-06-01,,2026.1,,按餐次 2.00 × 1,1,,,,,2.00,2.00,,,2.00,,"
     assert rows[4] == '建设补贴,,,,,"k1 =厨房改造, 一期",,,,,,,,5000.00,,5000.00,,'
-    assert rows[5] == "暂缓/不予支付,2026-06-01,午餐,,2026-06,待审核：就餐卡已挂失或停用,1,,,,,,,,,,5.00,m-b"
+    assert rows[5] == "暂缓/不予支付,2026-06-01,午餐,,2026-06,待审核：就餐前此卡已挂失或解绑,1,,,,,,,,,,5.00,m-b"
     assert rows[6] == "合计,,,,,c1 2026-06,1,1,12.00,2.00,10.00,2.00,2.00,5000.00,0.00,5004.00,5.00,"
     assert rows[7] == f"内容哈希,,,,,{statement_hash(s)},,,,,,,,,,,,"
     assert statement_csv(s) == data
@@ -539,7 +537,7 @@ def months(draw: st.DrawFn, rules: RuleBook = CITY) -> list[MealFact]:
     for i in range(n):
         day = date(2026, 6, draw(st.integers(1, 30)))
         subsidy = draw(st.sampled_from([0, 200, 300, 500, 1000]))
-        flags = draw(st.sampled_from([(), (), (), ("price_mismatch",), ("card_revoked", "roster_stale")]))
+        flags = draw(st.sampled_from([(), (), (), ("quote_mismatch",), ("card_revoked", "stale_roster")]))
         decision = draw(st.sampled_from(DECISIONS))
         sale = fact(
             day,
@@ -613,3 +611,13 @@ def test_lines_add_up_and_only_payable_meals_are_paid(facts: list[MealFact]) -> 
         elif f.decision is None and f.flags:
             assert held[f.meal_id] == "held"
     assert t.held_subsidy == sum(by_id[m].subsidy for m, st_ in held.items() if st_ == "held")
+
+
+def test_manual_identification_flag_alone_does_not_hold_a_meal() -> None:
+    a = fact(date(2026, 6, 1), manual=True, flags=("manual_identification",))
+    b = fact(date(2026, 6, 1), elder="e2", manual=True, flags=("manual_identification", "stale_roster"))
+    s = settle(canteen_id="c1", month=JUNE, facts=[a, b], rules=CITY).statement
+    assert [m for line in s.lines for m in line.meal_ids] == [a.meal_id]
+    assert [(h.meal_id, h.status) for h in s.held] == [(b.meal_id, "held")]
+    strict = SettlementConfig(info_flags=frozenset())
+    assert settle(canteen_id="c1", month=JUNE, facts=[a], rules=CITY, config=strict).statement.totals.meals == 0

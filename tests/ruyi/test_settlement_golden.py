@@ -48,8 +48,8 @@ def test_ruyi_city_june_2026_by_hand() -> None:
     m5 = fact(d1, elder="e3", subsidy=1000, tiers=("tekun",), meal_id="m05")
     m6 = fact(d2, elder="e1", subsidy=200, meal_id="m06")
     r6 = dataclasses.replace(m6, meal_id="r06", kind="reprint", refers_to="m06")  # changes nothing
-    m7 = fact(d2, elder="e2", subsidy=500, tiers=("age80",), flags=("elder_suspended",), meal_id="m07")  # held
-    m8 = fact(d2, elder="e3", subsidy=1000, tiers=("tekun",), flags=("price_mismatch",), decision="accepted")
+    m7 = fact(d2, elder="e2", subsidy=500, tiers=("age80",), flags=("elder_not_eligible",), meal_id="m07")  # held
+    m8 = fact(d2, elder="e3", subsidy=1000, tiers=("tekun",), flags=("quote_mismatch",), decision="accepted")
     m8 = dataclasses.replace(m8, meal_id="m08")  # flagged and accepted: paid
     m9 = fact(d2, elder="e4", subsidy=300, tiers=("age70",), flags=("card_revoked",), decision="rejected")
     m9 = dataclasses.replace(m9, meal_id="m09")  # rejected: not paid
@@ -86,7 +86,7 @@ def test_ruyi_city_june_2026_by_hand() -> None:
         (2, "2026.1", 2, 400, 400),
     ]
     assert [(h.meal_id, h.status, h.flags) for h in s.held] == [
-        ("m07", "held", ("elder_suspended",)),
+        ("m07", "held", ("elder_not_eligible",)),
         ("m09", "rejected", ("card_revoked",)),
     ]
     assert s.voided == (("m02", "v02"),)

@@ -36,7 +36,7 @@ from tests.ruyi.test_settlement_golden import with_cap
 
 RULES = with_cap(book("ruyi-city"), 0, 1000)  # a small cap (¥10) so recomputed months hit it
 MONTHS = [Month(2026, m) for m in (1, 2, 3)]
-FLAGS = [(), (), ("price_mismatch",), ("elder_suspended",)]
+FLAGS = [(), (), ("quote_mismatch",), ("elder_not_eligible",)]
 DECISIONS: list[Decision] = ["accepted", "rejected"]
 
 
