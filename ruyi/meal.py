@@ -134,6 +134,9 @@ class MealRecord(_Frozen):
     """When this record was made, on the terminal's clock."""
     elder_id: Ident | None = None
     card_kind: CardKind | None = None
+    card_key: str | None = Field(default=None, pattern=HASH_RE.pattern)
+    """The tapped card's key (``ruyi.sync.card_key_digest``, never the card number), so the server can tell
+    a meal on a card revoked before its service time. Only with ``identified_by == "card"``."""
     identified_by: IdentifiedBy
     manual_reason: Text | None = None
     menu_item_id: Ident
@@ -166,6 +169,8 @@ class MealRecord(_Frozen):
             raise ValueError(f"identified by {self.identified_by}: elder_id is required")
         if (self.identified_by == "card") != (self.card_kind is not None):
             raise ValueError("card_kind is given exactly when the elder was identified by card")
+        if self.card_key is not None and self.identified_by != "card":
+            raise ValueError("card_key is given only when the elder was identified by card")
         if (self.identified_by == "manual") != (self.manual_reason is not None):
             raise ValueError("manual_reason is given exactly when the elder was identified manually")
         q = self.quote

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ruyi.sync import MAX_BATCH_BYTES
 from server import errors
 from server.audit.routes import router as audit_router
 from server.auth.routes import router as auth_router
@@ -21,11 +22,14 @@ from server.cards.routes import router as cards_router
 from server.config import Settings
 from server.db import check_migrated, make_engine, migration_state
 from server.elders.routes import router as elders_router
+from server.meals.routes import router as meals_router
 from server.quotes.routes import router as quotes_router
 from server.rules.routes import router as rules_router
+from server.sync.routes import router as sync_router
 
 API_PREFIX = "/api/v1"
 UPLOAD_PATH_SUFFIXES = ("/elder-imports", "/elder-imports/dry-run")
+SYNC_PUSH_PATH = f"{API_PREFIX}/sync/push"
 
 
 class HealthOut(BaseModel):
@@ -54,7 +58,12 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
     app.state.settings = settings
     app.state.engine = engine
     errors.install(app)
-    app.add_middleware(BodyLimit, default=settings.max_body_bytes, uploads=settings.max_upload_bytes)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        uploads=settings.max_upload_bytes,
+        sync=max(settings.max_body_bytes, MAX_BATCH_BYTES),
+    )
 
     api = APIRouter(prefix=API_PREFIX)
 
@@ -74,6 +83,8 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
     for router in (auth_router, audit_router, canteens_router, elders_router, cards_router, rules_router):
         api.include_router(router)
     api.include_router(quotes_router)
+    api.include_router(sync_router)
+    api.include_router(meals_router)
     app.include_router(api)
     return app
 
@@ -81,14 +92,20 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
 class BodyLimit:
     """Answer 413 for request bodies over the limit: at once when Content-Length says so, else while reading."""
 
-    def __init__(self, app: ASGIApp, *, default: int, uploads: int) -> None:
-        self.app, self.default, self.uploads = app, default, uploads
+    def __init__(self, app: ASGIApp, *, default: int, uploads: int, sync: int) -> None:
+        self.app, self.default, self.uploads, self.sync = app, default, uploads, sync
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.uploads if str(scope["path"]).endswith(UPLOAD_PATH_SUFFIXES) else self.default
+        path = str(scope["path"])
+        if path.endswith(UPLOAD_PATH_SUFFIXES):
+            limit = self.uploads
+        elif path == SYNC_PUSH_PATH:
+            limit = self.sync  # a push batch may hold up to ruyi.sync.MAX_BATCH_BYTES of JSON
+        else:
+            limit = self.default
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

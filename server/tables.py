@@ -6,7 +6,10 @@ from server.base import metadata
 from server.canteens.tables import Canteen, MenuItem, Terminal
 from server.cards.tables import Card
 from server.elders.tables import Elder, ElderCategory, ElderImport, ElderStatusChange
+from server.meals.tables import Meal, MealFlag
 from server.rules.tables import RuleProgramme, RuleVersionRow
+from server.sync import changes as _changes  # noqa: F401 (registers the change-log hook on every session)
+from server.sync.tables import SyncAlert, SyncChange, SyncClock, SyncTerminal
 
 __all__ = [
     "AuditEntry",
@@ -17,10 +20,16 @@ __all__ = [
     "ElderCategory",
     "ElderImport",
     "ElderStatusChange",
+    "Meal",
+    "MealFlag",
     "MenuItem",
     "RuleProgramme",
     "RuleVersionRow",
     "Staff",
+    "SyncAlert",
+    "SyncChange",
+    "SyncClock",
+    "SyncTerminal",
     "Terminal",
     "metadata",
 ]

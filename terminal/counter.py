@@ -72,6 +72,7 @@ class Sale:
     item: MenuItem
     quote: Quote
     quoted_at: datetime
+    card_key: str | None = None
 
     @property
     def masked_name(self) -> str | None:
@@ -244,7 +245,7 @@ class Counter:
                 "Card not registered: look the elder up by hand, or sell as walk-in",
             )
         withhold = Reason.CARD_REVOKED if entry.revoked else None
-        return self._open(entry.elder, "card", key.kind.value, None, withhold)
+        return self._open(entry.elder, "card", key.kind.value, None, withhold, card_key=key.digest)
 
     def find_elders(self, id_tail: str, name_fragment: str = "") -> list[RosterEntry]:
         """Candidates for a manual lookup: ID number's last 4 characters and part of the name (e.g. surname)."""
@@ -275,6 +276,8 @@ class Counter:
         card_kind: CardKind | None,
         manual_reason: str | None,
         withhold: Reason | None,
+        *,
+        card_key: str | None = None,
     ) -> Sale | CounterMessage:
         now = self._now()
         day = now.astimezone(self.ledger.zone).date()
@@ -283,7 +286,7 @@ class Counter:
             return _msg("menu.empty", "今日菜单为空，无法结算", "Nothing on today's menu")
         item = items[0]
         q = self._quote(elder, item, withhold, now)
-        sale = Sale(elder, identified_by, card_kind, manual_reason, withhold, item, q, now)
+        sale = Sale(elder, identified_by, card_kind, manual_reason, withhold, item, q, now, card_key)
         log.info(
             "quote: %s price %d subsidy %d pays %d", [r.value for r in q.reasons], q.price, q.subsidy, q.elder_pays
         )
@@ -354,6 +357,7 @@ class Counter:
                 identified_by=sale.identified_by,
                 elder_id=None if sale.elder is None else sale.elder.elder_id,
                 card_kind=sale.card_kind,
+                card_key=sale.card_key,
                 manual_reason=sale.manual_reason,
             )
         except (RuyiError, ValidationError) as exc:

@@ -369,12 +369,13 @@ class Ledger:
         elder_id: str | None = None,
         card_kind: CardKind | None = None,
         manual_reason: str | None = None,
+        card_key: str | None = None,
     ) -> MealRecord:
         """Commit a sale durably and return its record: print the receipt only after this returns.
 
         ``now`` is the service time (the quote's service date must be its date in the ledger's zone). ``elder_id``
-        is None for a walk-in; ``card_kind`` is given when identified by card, ``manual_reason`` when looked up by
-        hand.
+        is None for a walk-in; ``card_kind`` and ``card_key`` are given when identified by card, ``manual_reason``
+        when looked up by hand.
         """
         _aware(now, "now")
         if quote.service_date != self._day_of(now):
@@ -393,6 +394,7 @@ class Ledger:
             service_time=now,
             elder_id=elder_id,
             card_kind=card_kind,
+            card_key=card_key,
             identified_by=identified_by,
             manual_reason=manual_reason,
             menu_item_id=menu_item_id,

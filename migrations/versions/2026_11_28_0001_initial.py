@@ -224,7 +224,7 @@ def upgrade() -> None:
         sa.Column("revoked_on", sa.Date(), nullable=True),
         sa.Column("revoke_reason", sa.String(length=256), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("kind IN ('uid', 'id_card', 'ssc')", name=op.f("ck_cards_kind_known")),
+        sa.CheckConstraint("kind IN ('uid', 'resident_id', 'social_security')", name=op.f("ck_cards_kind_known")),
         sa.ForeignKeyConstraint(["elder_id"], ["elders.id"], name=op.f("fk_cards_elder_id_elders")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cards")),
     )

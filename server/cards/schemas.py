@@ -12,7 +12,8 @@ __all__ = ["CardBind", "CardOut", "CardRevoke"]
 class CardBind(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: CardKind
-    """``uid`` (PC/SC card UID), ``id_card`` (resident ID card physical number), ``ssc`` (social security card)."""
+    """``uid`` (PC/SC card UID), ``resident_id`` (resident ID card physical number), ``social_security`` (social
+    security card number)."""
     serial: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9 :-]+$")
     bound_on: date | None = None
 

@@ -24,7 +24,7 @@ class Card(SQLModel, table=True):
             postgresql_where=sa.text("revoked_at IS NULL"),
         ),
         sa.Index("ix_cards_kind_serial", "kind", "serial"),
-        sa.CheckConstraint("kind IN ('uid', 'id_card', 'ssc')", name="kind_known"),
+        sa.CheckConstraint("kind IN ('uid', 'resident_id', 'social_security')", name="kind_known"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

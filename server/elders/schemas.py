@@ -7,8 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ruyi.eligibility import EnrolmentStatus
+from ruyi.meal import CardKind
 
-CardKind = Literal["uid", "id_card", "ssc"]
+__all__ = ["CardKind"]  # the reader's names (ruyi.meal), so card keys agree on both sides
 
 
 class _In(BaseModel):

@@ -162,6 +162,11 @@ def test_a_valid_sale_validates() -> None:
         ({"identified_by": "manual"}, "card_kind is given exactly"),
         ({"identified_by": "manual", "card_kind": None}, "manual_reason is given exactly"),
         ({"manual_reason": "x"}, "manual_reason is given exactly"),
+        (
+            {"identified_by": "manual", "card_kind": None, "manual_reason": "忘带卡", "card_key": "5f" * 32},
+            "card_key is given only",
+        ),
+        ({"card_key": "5F" * 32}, "pattern"),
         ({"elder_id": None}, "elder_id is required"),
         ({"refers_to": uuid7(1, bytes(10))}, "refers to nothing"),
         ({"kind": "void", "reason": "错"}, "must name the record"),
@@ -252,21 +257,23 @@ def test_chain_hash_is_sha256_of_prev_bytes_and_canonical() -> None:
 
 def test_pinned_hash_of_a_fixed_record() -> None:
     """The contract with the server: if this changes, it is a new MEAL_FORMAT, not an edit."""
-    r = seal(MealRecord(**fields()))
+    r = seal(MealRecord(**fields(card_key=PINNED_CARD_KEY)))
     assert genesis_hash("T-001") == hashlib.sha256(b"ruyi-meal-chain/v1\x00T-001").hexdigest()
     assert canonical_bytes(r).decode() == PINNED_CANONICAL
     assert r.hash == hashlib.sha256(bytes.fromhex(genesis_hash("T-001")) + PINNED_CANONICAL.encode()).hexdigest()
-    assert r.hash == "3793daf86160e8458de8b1fb615cb524c5909908e34d75a0ad13f7418ac195e2"
+    assert r.hash == "89fd19a8ef94f9b0334952a1134fb89d17bf7b142814ff590ce3024fa33cc458"
 
 
+PINNED_CARD_KEY = "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f"
 PINNED_CANONICAL = (
-    '{"canteen_id":"c01","card_kind":"uid","cashier":"c7","elder_id":"E000123","format":1,"identified_by":"card",'
-    '"kind":"sale","manual_reason":null,"meal_id":"019cac98-7ac0-7000-8203-040506070809","menu_item_id":"set-a",'
-    '"payment_method":"cash","prev_hash":"52d4247e4f75d6b3ce0827eb90865bbfc8e0f701289b96a5c663ecb559895647",'
-    '"quote":{"age":82,"elder_pays":700,"operating_subsidy":200,"per_day_limit":2,"price":1200,'
-    '"programme":"ruyi-city","reasons":["subsidised"],"rule_version":"2026.1","service_date":"2026-03-02",'
-    '"subsidised":true,"subsidised_today":0,"subsidy":500,"tiers":["age80"]},"reason":null,"refers_to":null,'
-    '"seq":1,"service_time":"2026-03-02T03:30:00.000000+00:00","slot":"lunch","terminal_id":"T-001"}'
+    '{"canteen_id":"c01","card_key":"5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f","card_kind'
+    '":"uid","cashier":"c7","elder_id":"E000123","format":1,"identified_by":"card","kind":"sale","manual_reason":'
+    'null,"meal_id":"019cac98-7ac0-7000-8203-040506070809","menu_item_id":"set-a","payment_method":"cash","prev_h'
+    'ash":"52d4247e4f75d6b3ce0827eb90865bbfc8e0f701289b96a5c663ecb559895647","quote":{"age":82,"elder_pays":700,"'
+    'operating_subsidy":200,"per_day_limit":2,"price":1200,"programme":"ruyi-city","reasons":["subsidised"],"rule'
+    '_version":"2026.1","service_date":"2026-03-02","subsidised":true,"subsidised_today":0,"subsidy":500,"tiers":'
+    '["age80"]},"reason":null,"refers_to":null,"seq":1,"service_time":"2026-03-02T03:30:00.000000+00:00","slot":"'
+    'lunch","terminal_id":"T-001"}'
 )
 
 

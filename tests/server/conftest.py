@@ -23,6 +23,8 @@ from server.db import make_engine, open_session, upgrade
 from tests.server.pgcluster import PgCluster, pg_bindir, throwaway_cluster
 
 SECRET = "test-secret-key-0123456789"
+CARD_SECRET = "test-card-key-secret-0123456789"
+CATEGORY_KEY = "test-category-key-0123456789"
 TEMPLATE = "ruyi_template"
 
 
@@ -33,14 +35,30 @@ def pg_cluster() -> Iterator[PgCluster]:
     with throwaway_cluster() as cluster:
         with cluster.admin() as conn:
             conn.execute(f"CREATE DATABASE {TEMPLATE}")
-        upgrade(Settings(environment="test", secret_key=SECRET, database_url=cluster.url(TEMPLATE)))
+        upgrade(
+            Settings(
+                environment="test",
+                secret_key=SECRET,
+                card_key_secret=CARD_SECRET,
+                category_key=CATEGORY_KEY,
+                database_url=cluster.url(TEMPLATE),
+            )
+        )
         yield cluster
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
-    upgrade(Settings(environment="test", secret_key=SECRET, database_url=f"sqlite:///{path}"))
+    upgrade(
+        Settings(
+            environment="test",
+            secret_key=SECRET,
+            card_key_secret=CARD_SECRET,
+            category_key=CATEGORY_KEY,
+            database_url=f"sqlite:///{path}",
+        )
+    )
     return path
 
 
@@ -64,7 +82,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(environment="test", secret_key=SECRET, database_url=db_url)
+    return Settings(
+        environment="test",
+        secret_key=SECRET,
+        card_key_secret=CARD_SECRET,
+        category_key=CATEGORY_KEY,
+        database_url=db_url,
+    )
 
 
 @pytest.fixture

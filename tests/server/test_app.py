@@ -14,7 +14,7 @@ import server.tables
 from server.app import create_app
 from server.config import Settings
 from server.db import DatabaseNotMigrated
-from tests.server.conftest import SECRET, Api
+from tests.server.conftest import CARD_SECRET, CATEGORY_KEY, SECRET, Api
 from tests.server.helpers import canteen
 
 
@@ -24,7 +24,7 @@ def test_health_reports_database(api: Api) -> None:
     body = r.json()
     assert body["status"] == "ok"
     assert body["database"] == api.engine.dialect.name
-    assert body["revision"] == "0001"
+    assert body["revision"] == "0002"
 
 
 def test_openapi_document_lists_api(api: Api) -> None:
@@ -40,7 +40,13 @@ def test_migrated_schema_equals_models(engine: sa.Engine) -> None:
 
 
 def test_refuses_unmigrated_database(tmp_path: Path) -> None:
-    settings = Settings(environment="test", secret_key=SECRET, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    settings = Settings(
+        environment="test",
+        secret_key=SECRET,
+        card_key_secret=CARD_SECRET,
+        category_key=CATEGORY_KEY,
+        database_url=f"sqlite:///{tmp_path / 'empty.db'}",
+    )
     with pytest.raises(DatabaseNotMigrated, match="ruyi db upgrade"), TestClient(create_app(settings)):
         pass
 

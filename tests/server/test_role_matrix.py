@@ -12,16 +12,20 @@ Allowed calls must answer 2xx; refused ones answer exactly 403 (wrong role) or 4
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 import yaml
 
 from ruyi.idnum import Sex, make_resident_id
+from ruyi.meal import UNSEALED, MealRecord, genesis_hash, seal, uuid7
+from ruyi.pricing import MealRequest, quote
+from ruyi.rules import parse_rulebook
 from server.auth.principal import Role
 from tests.server.conftest import Api
 from tests.server.helpers import CITY_RULES, upload_city_rules
@@ -177,6 +181,33 @@ def _card_lookup(w: World, who: str, t: str) -> Req:
     return Req("/api/v1/cards/lookup", params={"kind": c["kind"], "serial": c["serial"]})
 
 
+def _push(w: World, who: str, t: str) -> Req:
+    """A valid one-record push by canteen A's terminal (other callers are refused before the body matters)."""
+    me = w.api.ok("GET", "/api/v1/terminal/me", w.headers[TERM]) if who == TERM else {"id": "T-1", "canteen_id": "c1"}
+    when = datetime.now(UTC)
+    meal = MealRequest(canteen_id=str(me["canteen_id"]), slot="lunch", price=900, service_time=when)
+    record = seal(
+        MealRecord(
+            meal_id=uuid7(int(when.timestamp() * 1000), os.urandom(10)),
+            terminal_id=str(me["id"]),
+            canteen_id=str(me["canteen_id"]),
+            seq=next(_serial),
+            kind="sale",
+            service_time=when,
+            identified_by="walk_in",
+            menu_item_id="walk-in",
+            slot="lunch",
+            payment_method="cash",
+            quote=quote(None, meal, [], parse_rulebook(CITY_RULES)),
+            cashier="c1",
+            prev_hash=genesis_hash(str(me["id"])),
+            hash=UNSEALED,
+        )
+    )
+    body = {"terminal_clock": when.isoformat(), "records": [record.model_dump(mode="json")]}
+    return Req("/api/v1/sync/push", json=body)
+
+
 MENU_ITEM = {"name": "新套餐", "price": 800, "slot": "lunch", "effective_from": "2026-01-01"}
 
 MATRIX: dict[tuple[str, str], Entry] = {
@@ -253,6 +284,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
         scoped=True,
     ),
     ("GET", "/api/v1/terminal/me"): Entry(frozenset({TERM}), _p("/api/v1/terminal/me")),
+    ("POST", "/api/v1/sync/push"): Entry(frozenset({TERM}), _push),
+    ("GET", "/api/v1/sync/pull"): Entry(frozenset({TERM}), _p("/api/v1/sync/pull")),
+    ("GET", "/api/v1/meal-flags"): Entry(
+        STAFF, lambda w, who, t: Req("/api/v1/meal-flags", params={"canteen_id": w.cid(t)}), scoped=True
+    ),
     ("POST", "/api/v1/elders"): Entry(
         frozenset({ADMIN, OPER}),
         lambda w, who, t: Req(
@@ -290,7 +326,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/elders/{elder_id}/cards"): Entry(
         frozenset({ADMIN, OPER}),
         lambda w, who, t: Req(
-            f"/api/v1/elders/{w.elder(t)['id']}/cards", json={"kind": "ssc", "serial": f"S{next(_serial):08d}"}
+            f"/api/v1/elders/{w.elder(t)['id']}/cards",
+            json={"kind": "social_security", "serial": f"S{next(_serial):08d}"},
         ),
         scoped=True,
     ),

@@ -32,7 +32,7 @@ from server.app import create_app
 from server.auth.principal import Role
 from server.config import Settings
 from server.db import make_engine
-from tests.server.conftest import SECRET, Api
+from tests.server.conftest import CARD_SECRET, CATEGORY_KEY, SECRET, Api
 from tests.server.helpers import id_number, upload_city_rules
 
 MAX_EXAMPLES = 12
@@ -113,7 +113,13 @@ def _world(api: Api) -> Peers:
 def peers(sqlite_template: Path, tmp_path: Path) -> Iterator[Peers]:
     path = tmp_path / "ruyi.sqlite3"
     shutil.copyfile(sqlite_template, path)
-    s = Settings(environment="test", secret_key=SECRET, database_url=f"sqlite:///{path}")
+    s = Settings(
+        environment="test",
+        secret_key=SECRET,
+        card_key_secret=CARD_SECRET,
+        category_key=CATEGORY_KEY,
+        database_url=f"sqlite:///{path}",
+    )
     engine = make_engine(s.resolved_database_url)
     app = create_app(s, engine=engine)
     with TestClient(app) as client:
@@ -146,7 +152,15 @@ def live_schema(peers: Peers) -> Any:
 
 def _operations() -> list[tuple[str, str]]:
     """Every operation of the OpenAPI document (an app without a database is enough to render it)."""
-    app = create_app(Settings(environment="test", secret_key=SECRET, database_url="sqlite://"))
+    app = create_app(
+        Settings(
+            environment="test",
+            secret_key=SECRET,
+            card_key_secret=CARD_SECRET,
+            category_key=CATEGORY_KEY,
+            database_url="sqlite://",
+        )
+    )
     return [(method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops]
 
 

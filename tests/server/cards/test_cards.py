@@ -7,10 +7,14 @@ from tests.server.helpers import elder
 def test_one_active_binding_per_card_then_rebind_after_revoke(api: Api) -> None:
     a, b = elder(api, 1), elder(api, 2)
     card = api.ok(
-        "POST", f"/api/v1/elders/{a['id']}/cards", api.operator, 201, json={"kind": "ssc", "serial": "A1234567"}
+        "POST",
+        f"/api/v1/elders/{a['id']}/cards",
+        api.operator,
+        201,
+        json={"kind": "social_security", "serial": "A1234567"},
     )
     r = api.client.post(
-        f"/api/v1/elders/{b['id']}/cards", headers=api.operator, json={"kind": "ssc", "serial": "a1234567"}
+        f"/api/v1/elders/{b['id']}/cards", headers=api.operator, json={"kind": "social_security", "serial": "a1234567"}
     )
     assert r.status_code == 409
     assert r.json()["error"] == "card.already_bound" and r.json()["detail"]["existing_card_id"] == card["id"]
@@ -24,9 +28,13 @@ def test_one_active_binding_per_card_then_rebind_after_revoke(api: Api) -> None:
     )
     assert revoked["active"] is False and revoked["revoke_reason"] == "挂失"
     rebound = api.ok(
-        "POST", f"/api/v1/elders/{b['id']}/cards", api.operator, 201, json={"kind": "ssc", "serial": "A1234567"}
+        "POST",
+        f"/api/v1/elders/{b['id']}/cards",
+        api.operator,
+        201,
+        json={"kind": "social_security", "serial": "A1234567"},
     )
-    found = api.ok("GET", "/api/v1/cards/lookup?kind=ssc&serial=A1234567", api.auditor)
+    found = api.ok("GET", "/api/v1/cards/lookup?kind=social_security&serial=A1234567", api.auditor)
     assert found["id"] == rebound["id"] and found["elder_id"] == b["id"]
     history = api.ok("GET", f"/api/v1/elders/{a['id']}/cards", api.auditor)
     assert [c["active"] for c in history] == [False]

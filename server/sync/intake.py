@@ -1,0 +1,357 @@
+"""Intake checks: what the server finds on newly stored meals, as flags for review. A check never refuses a
+meal (it happened and the elder paid); it only says what a reviewer should look at and why.
+
+Every sale is quoted again with :func:`ruyi.pricing.quote` under the programme's full rule book, the server's
+profile of the elder (status history, categories) and the elder's other meals that day at every canteen as the
+server holds them (not voided, earlier by service time); its amounts are compared with what the terminal
+charged. Limits are also checked over the whole day, so the later of two subsidised meals at two canteens is
+flagged whichever of them reaches the server first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from ruyi.eligibility import CategorySpan, ElderProfile, EnrolmentStatus, StatusChange
+from ruyi.meal import MealRecord
+from ruyi.pricing import WITHHOLD_REASONS, MealRequest, PriorMeal, Quote, quote
+from ruyi.reasons import Reason
+from ruyi.rules import RuleBook
+from ruyi.sync import card_key_digest
+from server.canteens.tables import MenuItem
+from server.cards.tables import Card
+from server.elders.service import categories_of, statuses_of
+from server.elders.tables import Elder
+from server.meals.tables import Meal
+
+NOT_ELIGIBLE = frozenset({EnrolmentStatus.SUSPENDED, EnrolmentStatus.CANCELLED, EnrolmentStatus.DECEASED})
+COMPARED = ("price", "subsidy", "elder_pays", "operating_subsidy", "subsidised", "rule_version")
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    meal_id: uuid.UUID
+    code: str
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeContext:
+    now: datetime
+    terminal_clock: datetime
+    snapshot_created_at: datetime | None
+    canteen_id: uuid.UUID
+    book: RuleBook | None
+    zone: ZoneInfo
+    skew: timedelta
+    far_past: timedelta
+    offline: timedelta
+    card_secret: bytes
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def as_uuid(text: str | None) -> uuid.UUID | None:
+    if text is None:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def time_flags(r: MealRecord, ctx: IntakeContext) -> list[Flag]:
+    """Clock and service-time plausibility, and how the elder was identified."""
+    out: list[Flag] = []
+    skew = ctx.terminal_clock - ctx.now
+    if abs(skew) > ctx.skew:
+        out.append(
+            Flag(
+                r.meal_id,
+                "clock_skew",
+                {
+                    "terminal_clock": _iso(ctx.terminal_clock),
+                    "server_time": _iso(ctx.now),
+                    "skew_seconds": round(skew.total_seconds()),
+                },
+            )
+        )
+    if r.service_time > ctx.now + ctx.skew:
+        out.append(
+            Flag(
+                r.meal_id,
+                "future_service_time",
+                {"service_time": _iso(r.service_time), "server_time": _iso(ctx.now)},
+            )
+        )
+    if r.service_time < ctx.now - ctx.far_past:
+        out.append(
+            Flag(
+                r.meal_id,
+                "far_past_service_time",
+                {
+                    "service_time": _iso(r.service_time),
+                    "server_time": _iso(ctx.now),
+                    "limit_days": ctx.far_past.days,
+                },
+            )
+        )
+    if r.kind != "sale":
+        return out
+    snap = ctx.snapshot_created_at
+    if snap is not None and r.service_time - snap > ctx.offline:
+        out.append(
+            Flag(
+                r.meal_id,
+                "stale_roster",
+                {
+                    "snapshot_created_at": _iso(snap),
+                    "service_time": _iso(r.service_time),
+                    "limit_hours": round(ctx.offline.total_seconds() / 3600),
+                },
+            )
+        )
+    if r.identified_by == "manual":
+        out.append(Flag(r.meal_id, "manual_identification", {"cashier": r.cashier}))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _DayMeal:
+    meal_id: uuid.UUID
+    service_time: datetime
+    slot: str
+    canteen_id: uuid.UUID
+    subsidised: bool
+
+
+def profiles_of(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, ElderProfile]:
+    """Pricing profiles (status history, categories) of these elders, in a few queries."""
+    elders = list(session.exec(select(Elder).where(col(Elder.id).in_(ids)))) if ids else []
+    statuses = statuses_of(session, [e.id for e in elders])
+    cats = categories_of(session, [e.id for e in elders])
+    return {
+        e.id: ElderProfile(
+            elder_id=str(e.id),
+            birth_date=e.birth_date,
+            area=e.area,
+            statuses=tuple(
+                StatusChange(status=EnrolmentStatus(s.status), effective_from=s.effective_from) for s in statuses[e.id]
+            ),
+            categories=tuple(
+                CategorySpan(code=c.code, valid_from=c.valid_from, valid_to=c.valid_to) for c in cats[e.id]
+            ),
+        )
+        for e in elders
+    }
+
+
+def _day_meals(
+    session: Session, elder_ids: list[uuid.UUID], days: set[Any]
+) -> dict[tuple[uuid.UUID, Any], list[_DayMeal]]:
+    """Sales of these elders on these service dates, at every canteen, not voided, in service-time order."""
+    out: dict[tuple[uuid.UUID, Any], list[_DayMeal]] = defaultdict(list)
+    if not elder_ids or not days:
+        return out
+    voids = sa.table("meals", sa.column("kind"), sa.column("refers_to")).alias("voids")
+    voided = sa.exists().where(voids.c.kind == "void", voids.c.refers_to == col(Meal.meal_id))
+    stmt = (
+        sa.select(
+            col(Meal.meal_id),
+            col(Meal.elder_id),
+            col(Meal.service_date),
+            col(Meal.service_time),
+            col(Meal.slot),
+            col(Meal.canteen_id),
+            col(Meal.subsidised),
+        )
+        .where(col(Meal.elder_id).in_(elder_ids), col(Meal.service_date).in_(days), col(Meal.kind) == "sale")
+        .where(~voided)
+    )
+    for row in session.execute(stmt):
+        out[(row.elder_id, row.service_date)].append(
+            _DayMeal(row.meal_id, row.service_time, row.slot, row.canteen_id, row.subsidised)
+        )
+    for day_meals in out.values():
+        day_meals.sort(key=lambda m: (m.service_time, m.meal_id))
+    return out
+
+
+def _revoked_at(card: Card, zone: ZoneInfo) -> datetime | None:
+    """When a revoked card stopped counting: its revocation date's midnight, or when it was recorded if earlier."""
+    if card.revoked_at is None:
+        return None
+    if card.revoked_on is None:
+        return card.revoked_at
+    return min(card.revoked_at, datetime.combine(card.revoked_on, time(0), zone))
+
+
+def _quote_dict(q: Quote) -> dict[str, Any]:
+    data: dict[str, Any] = q.model_dump(mode="json")
+    return data
+
+
+def sale_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContext) -> list[Flag]:
+    """Re-quote, eligibility, card, menu and limit checks of newly stored sales (already in the meals table)."""
+    sales = [r for r in records if r.kind == "sale"]
+    if not sales:
+        return []
+    out: list[Flag] = []
+    elder_of = {r.meal_id: as_uuid(r.elder_id) for r in sales}
+    ids = sorted({e for e in elder_of.values() if e is not None})
+    profiles = profiles_of(session, ids)
+    cards: dict[uuid.UUID, list[Card]] = defaultdict(list)
+    if ids:
+        for card in session.exec(select(Card).where(col(Card.elder_id).in_(ids))):
+            cards[card.elder_id].append(card)
+    item_ids = sorted({i for i in (as_uuid(r.menu_item_id) for r in sales) if i is not None})
+    items = (
+        {
+            m.id: m
+            for m in session.exec(
+                select(MenuItem).where(col(MenuItem.id).in_(item_ids), col(MenuItem.canteen_id) == ctx.canteen_id)
+            )
+        }
+        if item_ids
+        else {}
+    )
+    day_of = {r.meal_id: r.service_time.astimezone(ctx.zone).date() for r in sales}
+    known = [e for e in ids if e in profiles]
+    day_meals = _day_meals(session, known, {day_of[r.meal_id] for r in sales if elder_of[r.meal_id] in profiles})
+
+    for r in sales:
+        day = day_of[r.meal_id]
+        elder_id = elder_of[r.meal_id]
+        elder = profiles.get(elder_id) if elder_id is not None else None
+        item = items.get(as_uuid(r.menu_item_id) or uuid.UUID(int=0))
+        price = r.quote.price
+        if item is None or not (item.effective_from <= day and (item.effective_to is None or day <= item.effective_to)):
+            out.append(Flag(r.meal_id, "unknown_menu_item", {"menu_item_id": r.menu_item_id, "service_date": str(day)}))
+        else:
+            price = item.price
+        if r.elder_id is not None and elder is None:
+            out.append(Flag(r.meal_id, "unknown_elder", {"elder_id": r.elder_id}))
+            continue
+        withhold = next((x for x in r.quote.reasons if x in WITHHOLD_REASONS), None)
+        if elder is not None and elder_id is not None:
+            status = elder.status_on(day)
+            if status in NOT_ELIGIBLE:
+                out.append(
+                    Flag(
+                        r.meal_id,
+                        "elder_not_eligible",
+                        {"status": str(status), "service_date": day.isoformat(), "subsidised": r.quote.subsidised},
+                    )
+                )
+            if r.card_key is not None:
+                for card in cards[elder_id]:
+                    stopped = _revoked_at(card, ctx.zone)
+                    if (
+                        stopped is not None
+                        and r.service_time >= stopped
+                        and card_key_digest(ctx.card_secret, card.kind, card.serial) == r.card_key
+                    ):
+                        out.append(
+                            Flag(
+                                r.meal_id,
+                                "card_revoked",
+                                {
+                                    "card_id": str(card.id),
+                                    "revoked_on": card.revoked_on.isoformat() if card.revoked_on else None,
+                                    "service_time": _iso(r.service_time),
+                                    "subsidised": r.quote.subsidised,
+                                },
+                            )
+                        )
+                        withhold = withhold or Reason.CARD_REVOKED
+                        break
+        if ctx.book is None:
+            continue
+        history: list[PriorMeal] = []
+        if elder_id is not None and elder is not None:
+            mine = (r.service_time, r.meal_id)
+            history = [
+                PriorMeal(
+                    service_time=m.service_time, slot=m.slot, canteen_id=str(m.canteen_id), subsidised=m.subsidised
+                )
+                for m in day_meals.get((elder_id, day), [])
+                if m.meal_id != r.meal_id and (m.service_time, m.meal_id) < mine
+            ]
+        request = MealRequest(
+            canteen_id=str(ctx.canteen_id),
+            slot=r.slot,
+            price=price,
+            service_time=r.service_time,
+            menu_item_id=r.menu_item_id,
+            withhold=withhold,
+        )
+        server = quote(elder, request, history, ctx.book)
+        if any(getattr(server, f) != getattr(r.quote, f) for f in COMPARED):
+            out.append(
+                Flag(
+                    r.meal_id,
+                    "quote_mismatch",
+                    {
+                        "differs": [f for f in COMPARED if getattr(server, f) != getattr(r.quote, f)],
+                        "terminal": _quote_dict(r.quote),
+                        "server": _quote_dict(server),
+                    },
+                )
+            )
+    if ctx.book is not None:
+        out.extend(_limit_flags(ctx.book, {(elder_of[r.meal_id], day_of[r.meal_id]) for r in sales}, day_meals))
+    return out
+
+
+def _limit_flags(
+    book: RuleBook, touched: set[tuple[uuid.UUID | None, Any]], day_meals: dict[tuple[uuid.UUID, Any], list[_DayMeal]]
+) -> list[Flag]:
+    """Subsidised meals of one elder-day beyond the per-day or per-slot limit, in service-time order, at every
+    canteen. May flag meals stored earlier (a late record can push a later one over the limit)."""
+    out: list[Flag] = []
+    for elder_id, day in touched:
+        if elder_id is None:
+            continue
+        version = book.version_on(day)
+        if version is None:
+            continue
+        limits = version.limits
+        subsidised = [m for m in day_meals.get((elder_id, day), []) if m.subsidised]
+        per_slot: dict[str, int] = defaultdict(int)
+        for n, m in enumerate(subsidised):
+            per_slot[m.slot] += 1
+            over_day = limits.per_day is not None and n >= limits.per_day
+            over_slot = limits.per_slot is not None and per_slot[m.slot] > limits.per_slot
+            if over_day or over_slot:
+                out.append(
+                    Flag(
+                        m.meal_id,
+                        "daily_limit_exceeded",
+                        {
+                            "service_date": day.isoformat(),
+                            "per_day": limits.per_day,
+                            "per_slot": limits.per_slot,
+                            "limit": "per_day" if over_day else "per_slot",
+                            "subsidised_that_day": [
+                                {
+                                    "meal_id": str(x.meal_id),
+                                    "canteen_id": str(x.canteen_id),
+                                    "slot": x.slot,
+                                    "service_time": _iso(x.service_time),
+                                }
+                                for x in subsidised
+                            ],
+                        },
+                    )
+                )
+    return out

@@ -1,0 +1,5 @@
+"""What the sync endpoints take and return: the contract in :mod:`ruyi.sync`, shared with the terminal."""
+
+from ruyi.sync import PullResponse, PushRequest, PushResponse
+
+__all__ = ["PullResponse", "PushRequest", "PushResponse"]
