@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from ruyi.meal import seal
+from server.config import Settings
 from tests.server.conftest import Api
 from tests.server.sync.helpers import PULL, PUSH, World, now_utc
 
@@ -151,3 +152,12 @@ def test_late_void_is_stored_after_its_sale(world: World) -> None:
     chain.walk_ins(1, start=now_utc() - timedelta(minutes=5))
     world.push(world.ta, chain.records)
     assert world.push(world.ta, chain.records)["results"][0]["outcome"] == "duplicate"
+
+
+def test_placeholder_sync_keys_refused_outside_development() -> None:
+    good = "0123456789abcdef-long-enough"
+    for field, env in (("card_key_secret", "RUYI_CARD_KEY_SECRET"), ("category_key", "RUYI_CATEGORY_KEY")):
+        keys = {"card_key_secret": good, "category_key": good, field: "changeme"}
+        with pytest.raises(ValueError, match=env):
+            Settings(environment="production", secret_key=good, **keys)  # type: ignore[arg-type]
+    assert Settings(environment="development").card_key_secret == "changeme"
