@@ -46,9 +46,12 @@ class Fault(StrEnum):
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with RST (SO_LINGER 0) instead of FIN."""
+    """Close with RST (SO_LINGER 0) instead of FIN. ``shutdown(SHUT_RD)`` first wakes the other pump thread's
+    ``recv`` on this socket: a plain ``close`` would leave the connection open until that ``recv`` returned."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)
     with contextlib.suppress(OSError):
         sock.close()
 
