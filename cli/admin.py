@@ -1,17 +1,26 @@
-"""``ruyi admin create-staff --username U --role R``: bootstrap staff (prints the generated password once)."""
+"""``ruyi admin create-staff --username U --role R``: bootstrap staff (prints the generated password once).
+
+``ruyi admin register-terminal --canteen CODE --name NAME --out FILE``: provision a terminal; its credential is
+written once to FILE (mode 0600) and shown nowhere else."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
+
+from sqlmodel import col, select
 
 from server.auth.principal import STAFF_ROLES, SYSTEM, Role
 from server.auth.service import create_staff
+from server.canteens.service import create_terminal
+from server.canteens.tables import Canteen
 from server.config import Settings
 from server.db import DatabaseNotMigrated, check_migrated, make_engine, open_session
-from server.errors import ServerError
+from server.errors import NotFound, ServerError
 
 
 def register(sub: Any) -> None:
@@ -23,6 +32,12 @@ def register(sub: Any) -> None:
     cs.add_argument("--display-name", default="")
     cs.add_argument("--canteen-id", type=uuid.UUID, help="required for canteen_manager")
     cs.set_defaults(handler=run_create_staff)
+    rt = asub.add_parser("register-terminal", help="register a terminal, write its credential once / 登记终端")
+    rt.add_argument("--canteen", required=True, help="the canteen's code (e.g. ry-01)")
+    rt.add_argument("--name", required=True, help="the terminal's name (收银台1)")
+    rt.add_argument("--out", required=True, type=Path, help="credential file to create (mode 0600)")
+    rt.add_argument("--force", action="store_true", help="replace an existing credential file")
+    rt.set_defaults(handler=run_register_terminal)
 
 
 def run_create_staff(args: argparse.Namespace) -> int:
@@ -49,4 +64,56 @@ def run_create_staff(args: argparse.Namespace) -> int:
         engine.dispose()
     print(f"✓ 已创建 {staff.username}（{staff.role}）/ created {staff.username} ({staff.role})")
     print(f"初始密码（只显示这一次）/ initial password (shown once): {password}")
+    return 0
+
+
+def register_terminal(*, canteen_code: str, name: str, out: Path, replace: bool = False) -> tuple[str, str]:
+    """Register a terminal of the canteen with code ``canteen_code`` and write its credential to ``out`` (mode
+    0600 from creation: never readable by anyone else). Answers (terminal id, canteen id). The credential exists
+    only in that file: the server keeps a keyed hash of it."""
+    settings = Settings()
+    if out.exists() and not replace:
+        raise FileExistsError(out)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        check_migrated(engine)
+        with open_session(engine, write=True) as session:
+            canteen = session.exec(select(Canteen).where(col(Canteen.code) == canteen_code)).first()
+            if canteen is None:
+                raise NotFound("食堂", "canteen")
+            terminal, credential = create_terminal(
+                session, actor=SYSTEM, canteen_id=canteen.id, name=name, pepper=settings.secret_key
+            )
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{out.name}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(credential + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, out)
+            session.commit()  # after the file is safely written: no registered terminal without its credential
+            return str(terminal.id), str(canteen.id)
+    finally:
+        engine.dispose()
+
+
+def run_register_terminal(args: argparse.Namespace) -> int:
+    try:
+        terminal_id, canteen_id = register_terminal(
+            canteen_code=args.canteen, name=args.name, out=args.out, replace=args.force
+        )
+    except FileExistsError:
+        print(f"✗ {args.out} 已存在（--force 覆盖）/ already exists (--force to replace it)", file=sys.stderr)
+        return 1
+    except DatabaseNotMigrated as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 1
+    except ServerError as exc:
+        print(f"✗ {exc.zh} / {exc.en}", file=sys.stderr)
+        return 1
+    print(f"✓ 已登记终端 / terminal registered: {args.name}")
+    print(f"terminal_id = {terminal_id}")
+    print(f"canteen_id = {canteen_id}")
+    print(f"凭据已写入（仅此一次，权限 0600）/ credential written once (mode 0600): {args.out}")
     return 0

@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from typing import Any
 
 # Areas in help order, with the install extra each needs beyond the core.
-AREAS = {"rules": None, "db": "server", "server": "server", "admin": "server", "terminal": "terminal"}
+AREAS = {
+    "rules": None,
+    "db": "server",
+    "server": "server",
+    "admin": "server",
+    "terminal": "terminal",
+    "demo": "terminal",
+}
 
 
 def _unavailable(sub: Any, name: str, extra: str, error: ImportError) -> None:

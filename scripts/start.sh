@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Start the system on the embedded database: check the rule books, migrate, create the first admin once,
-# and serve the central API on http://127.0.0.1:8000 (Ctrl-C stops it). Data lives in ./data/.
+# Start the whole system on this machine with demo data, on the embedded database: the central server, one
+# canteen terminal (cashier screen + elder display) with a virtual card reader and a receipt printer that writes
+# decoded receipts to files, syncing with the server. Ctrl-C stops everything; the data stays in ./data/.
+# Options go to `ruyi demo` (e.g. `bash scripts/start.sh --canteen 3`; `--reader auto` uses a plugged-in reader).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
@@ -11,10 +13,4 @@ mkdir -p "$RUYI_DATA_DIR"
 for f in deploy/rules/*.yaml; do
     ruyi rules check "$f" | sed -n 1p   # the full table: ruyi rules check FILE
 done
-ruyi db upgrade
-if [ ! -f "$RUYI_DATA_DIR/.admin-created" ]; then
-    ruyi admin create-staff --username admin --role bureau_admin
-    touch "$RUYI_DATA_DIR/.admin-created"
-fi
-echo "API: http://${RUYI_HOST:-127.0.0.1}:${RUYI_PORT:-8000}/docs"
-exec ruyi server --host "${RUYI_HOST:-127.0.0.1}" --port "${RUYI_PORT:-8000}"
+exec ruyi demo --host "${RUYI_HOST:-127.0.0.1}" --port "${RUYI_PORT:-8000}" "$@"

@@ -1,0 +1,1 @@
+"""Operations: readiness, Prometheus-style metrics, structured JSON logs without personal data."""
