@@ -13,8 +13,8 @@ syncs with the server and prints to a loopback receipt printer whose receipts ar
 with ``--confirm``, confirms the sale on the cashier screen as the cashier's Enter would).
 
 Generated secrets (server key, card-key secret, category key) live in ``data/demo/secrets.env`` (mode 0600) and
-are made on the first run: nothing secret is in the repository. The virtual reader, its cards and the receipt
-decoder are the test suite's own (``tests/harness``): the demo runs from a clone of the repository.
+are made on the first run: nothing secret is in the repository. The virtual reader, its cards, the loopback printer
+and the receipt decoder are the package's :mod:`terminal.virtual` (the test suite uses the same ones).
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ from zoneinfo import ZoneInfo
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-if (REPO / "tests" / "harness").is_dir() and str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # the virtual reader, cards, printer and decoder live in tests/harness
 
 ZONE = ZoneInfo("Asia/Shanghai")
 PROGRAMME = "ruyi-city"
@@ -355,7 +353,7 @@ class ReceiptWriter:
     """Takes every job the loopback printer receives, decodes it and writes it as text (and the raw bytes)."""
 
     def __init__(self, directory: Path) -> None:
-        from tests.harness.printer import LoopbackPrinter  # noqa: PLC0415
+        from terminal.virtual.printer import LoopbackPrinter  # noqa: PLC0415
 
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
@@ -370,7 +368,7 @@ class ReceiptWriter:
         return self.printer.port
 
     def _run(self) -> None:
-        from tests.harness.escpos_decode import decode  # noqa: PLC0415
+        from terminal.virtual.escpos_decode import decode  # noqa: PLC0415
 
         while not self._stop.wait(0.2):
             jobs = self.printer.jobs
@@ -542,7 +540,7 @@ class Demo:
                 return found, None
             if self.args.reader == "system":
                 raise RuntimeError("系统 pcscd 没有读卡器 / the system's pcscd lists no reader")
-        from tests.harness.pcscd import READER_NAME, PrivatePcscd, socket_path  # noqa: PLC0415
+        from terminal.virtual.pcscd import READER_NAME, PrivatePcscd, socket_path  # noqa: PLC0415
 
         self.pcscd_dir = Path(tempfile.mkdtemp(prefix="ruyi-demo-pcscd-"))  # short: a unix socket path is bounded
         os.environ["PCSCLITE_CSOCK_NAME"] = str(socket_path(self.pcscd_dir))
@@ -614,7 +612,7 @@ class Demo:
 
 
 def run_tap(args: argparse.Namespace) -> int:
-    from tests.harness.vpcd import Tap, UidCard  # noqa: PLC0415
+    from terminal.virtual.vpcd import Tap, UidCard  # noqa: PLC0415
 
     paths = DemoPaths(Path(os.environ.get("RUYI_DATA_DIR", "data")).resolve())
     try:
