@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -27,8 +28,10 @@ def nginx_prefix(root: Path, *, https_port: int = 443, http_port: int = 80, upst
         )
     (root / "ruyi.conf").write_text(site, encoding="utf-8")
     main = root / "nginx.conf"
+    # As root, nginx's workers would run as ``nobody``, who cannot enter pytest's private temporary directories.
+    user = "user root;\n" if os.geteuid() == 0 else ""
     main.write_text(
-        f"""worker_processes 1;
+        f"""{user}worker_processes 1;
 pid {root}/nginx.pid;
 error_log {root}/logs/error.log warn;
 events {{ worker_connections 256; }}
