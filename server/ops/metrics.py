@@ -21,12 +21,13 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 
 import sqlalchemy as sa
 
-from server.base import utcnow
+from server.base import UTCDateTime, utcnow
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -86,26 +87,47 @@ def _gauge(name: str, help_text: str, rows: Iterable[tuple[dict[str, str], float
 
 
 def database_metrics(engine: sa.Engine) -> list[str]:
-    """Gauges from the database (a few grouped queries, indexed by canteen/terminal)."""
+    """Gauges from the database (a few grouped queries, indexed by canteen/terminal). The columns are typed so
+    that both databases answer alike: ids as UUIDs (SQLite keeps them as bare hex), times as aware datetimes
+    (SQLite keeps them as text)."""
     now = utcnow()
     minute_ago = now - timedelta(seconds=60)
+    uid = sa.Uuid()
     with engine.connect() as conn:
-        codes = {str(r[0]): r[1] for r in conn.execute(sa.text("SELECT id, code FROM canteens"))}
+        codes = {
+            r[0]: str(r[1])
+            for r in conn.execute(
+                sa.text("SELECT id, code FROM canteens").columns(sa.column("id", uid), sa.column("code"))
+            )
+        }
 
-        def code(canteen_id: object) -> str:
-            return str(codes.get(str(canteen_id), canteen_id))
+        def code(canteen_id: uuid.UUID) -> str:
+            return codes.get(canteen_id, str(canteen_id))
 
         per_minute = conn.execute(
-            sa.text("SELECT canteen_id, count(*) FROM meals WHERE received_at >= :t GROUP BY canteen_id"),
+            sa.text("SELECT canteen_id, count(*) AS n FROM meals WHERE received_at >= :t GROUP BY canteen_id")
+            .bindparams(sa.bindparam("t", type_=UTCDateTime()))
+            .columns(sa.column("canteen_id", uid), sa.column("n")),
             {"t": minute_ago},
         ).all()
-        held = conn.execute(sa.text("SELECT canteen_id, count(*) FROM meals GROUP BY canteen_id")).all()
+        held = conn.execute(
+            sa.text("SELECT canteen_id, count(*) AS n FROM meals GROUP BY canteen_id").columns(
+                sa.column("canteen_id", uid), sa.column("n")
+            )
+        ).all()
         terminals = conn.execute(
             sa.text(
                 "SELECT t.id, t.canteen_id, s.held_through, s.last_push_at, "
-                "(SELECT max(m.seq) FROM meals m WHERE m.terminal_id = t.id) "
+                "(SELECT count(*) FROM meals m WHERE m.terminal_id = t.id AND m.seq > coalesce(s.held_through, 0)) "
+                "AS beyond "
                 "FROM terminals t LEFT JOIN sync_terminals s ON s.terminal_id = t.id "
                 "WHERE t.revoked_at IS NULL"
+            ).columns(
+                sa.column("id", uid),
+                sa.column("canteen_id", uid),
+                sa.column("held_through"),
+                sa.column("last_push_at", UTCDateTime()),
+                sa.column("beyond"),
             )
         ).all()
         flags = conn.execute(sa.text("SELECT code, count(*) FROM meal_flags GROUP BY code")).all()
@@ -128,14 +150,13 @@ def database_metrics(engine: sa.Engine) -> list[str]:
     )
     lines += _gauge(
         "ruyi_terminal_meals_beyond_gap",
-        "Sequence numbers received above the first gap (the terminal's unsent meals are not known here).",
-        (({"terminal": t, "canteen": c}, max(0, m - h)) for t, c, h, _, m in term_rows),
+        "Meals held above the first gap, waiting for the missing ones (unsent meals are not known here).",
+        (({"terminal": t, "canteen": c}, b) for t, c, _, _, b in term_rows),
     )
     ages = []
     for t, c, _, last, _ in term_rows:
         if last is not None:
-            last_aware = last if last.tzinfo is not None else last.replace(tzinfo=now.tzinfo)
-            ages.append(({"terminal": t, "canteen": c}, max(0.0, (now - last_aware).total_seconds())))
+            ages.append(({"terminal": t, "canteen": c}, max(0.0, (now - last).total_seconds())))
     lines += _gauge("ruyi_terminal_last_sync_age_seconds", "Seconds since the terminal's last push.", ages)
     lines += _gauge(
         "ruyi_intake_flags", "Meals flagged at intake, by flag code.", (({"code": r[0]}, r[1]) for r in flags)

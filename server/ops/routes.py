@@ -98,6 +98,9 @@ class RequestTiming:
 
 
 def _route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
+    """The matched route's full path template (``/api/v1/elders/{elder_id}``). Older FastAPI copies included
+    routes with their full path into ``scope["route"]``; newer FastAPI (0.165 here) matches included routers
+    lazily, leaves the path relative to its router there and keeps the full one on the effective route context."""
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(effective, "path", None) or getattr(scope.get("route"), "path", None)
     return str(path) if path else "(unmatched)"
