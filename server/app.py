@@ -26,6 +26,7 @@ from server.meals.routes import router as meals_router
 from server.ops.routes import install as install_ops
 from server.quotes.routes import router as quotes_router
 from server.rules.routes import router as rules_router
+from server.settlements.routes import router as settlements_router
 from server.sync.routes import router as sync_router
 
 API_PREFIX = "/api/v1"
@@ -86,6 +87,7 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
     api.include_router(quotes_router)
     api.include_router(sync_router)
     api.include_router(meals_router)
+    api.include_router(settlements_router)
     app.include_router(api)
     install_ops(app, engine, api_prefix=API_PREFIX)  # /api/v1/ready, /metrics, request timing
     return app

@@ -8,6 +8,13 @@ from server.cards.tables import Card
 from server.elders.tables import Elder, ElderCategory, ElderImport, ElderStatusChange
 from server.meals.tables import Meal, MealFlag
 from server.rules.tables import RuleProgramme, RuleVersionRow
+from server.settlements.tables import (
+    ClosedMonth,
+    SettlementDecision,
+    SettlementLine,
+    SettlementNote,
+    SettlementStatement,
+)
 from server.sync import changes as _changes  # noqa: F401 (registers the change-log hook on every session)
 from server.sync.tables import SyncAlert, SyncChange, SyncClock, SyncTerminal
 
@@ -16,6 +23,7 @@ __all__ = [
     "AuthToken",
     "Canteen",
     "Card",
+    "ClosedMonth",
     "Elder",
     "ElderCategory",
     "ElderImport",
@@ -25,6 +33,10 @@ __all__ = [
     "MenuItem",
     "RuleProgramme",
     "RuleVersionRow",
+    "SettlementDecision",
+    "SettlementLine",
+    "SettlementNote",
+    "SettlementStatement",
     "Staff",
     "SyncAlert",
     "SyncChange",

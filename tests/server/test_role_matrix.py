@@ -56,6 +56,7 @@ class World:
     canteens: dict[str, dict[str, Any]] = field(default_factory=dict)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     login: dict[str, str] = field(default_factory=dict)
+    last_meal: str | None = None
 
     def cid(self, t: str) -> str:
         return str(self.canteens[t]["id"])
@@ -208,6 +209,79 @@ def _push(w: World, who: str, t: str) -> Req:
     return Req("/api/v1/sync/push", json=body)
 
 
+_months_up = itertools.count(0)
+_months_down = itertools.count(0)
+
+
+def _statement(w: World, t: str, *, meal: bool = False, past: bool = False) -> str:
+    """A fresh draft statement of canteen ``t`` in a month of its own: past months (descending, so no earlier open
+    statement stops a close) or future ones, with one walk-in meal pushed by a fresh terminal if asked (it is
+    flagged future_service_time, so it can be decided, and has no Z-report, so there is a warning to note)."""
+    if past:
+        n = next(_months_down)
+        month = f"{1999 - n // 12}-{12 - n % 12:02d}"
+    else:
+        n = next(_months_up)
+        month = f"{2040 + n // 12}-{n % 12 + 1:02d}"
+    if meal:
+        term = w.terminal(t)
+        when = datetime.fromisoformat(f"{month}-10T12:00:00+08:00")
+        me = {"id": term["terminal"]["id"], "canteen_id": w.cid(t)}
+        record = _walk_in(me, when, seq=1)
+        body = {"terminal_clock": datetime.now(UTC).isoformat(), "records": [record.model_dump(mode="json")]}
+        w.api.ok("POST", "/api/v1/sync/push", {"Authorization": f"Bearer {term['credential']}"}, json=body)
+    made = w.api.ok("POST", "/api/v1/settlements", w.api.admin, 201, json={"canteen_id": w.cid(t), "month": month})
+    w.last_meal = made["flagged"][0]["meal_id"] if meal else None
+    return str(made["id"])
+
+
+def _walk_in(me: dict[str, Any], when: datetime, *, seq: int) -> MealRecord:
+    meal = MealRequest(canteen_id=str(me["canteen_id"]), slot="lunch", price=900, service_time=when)
+    return seal(
+        MealRecord(
+            meal_id=uuid7(int(when.timestamp() * 1000), os.urandom(10)),
+            terminal_id=str(me["id"]),
+            canteen_id=str(me["canteen_id"]),
+            seq=seq,
+            kind="sale",
+            service_time=when,
+            identified_by="walk_in",
+            menu_item_id="walk-in",
+            slot="lunch",
+            payment_method="cash",
+            quote=quote(None, meal, [], parse_rulebook(CITY_RULES)),
+            cashier="c1",
+            prev_hash=genesis_hash(str(me["id"])),
+            hash=UNSEALED,
+        )
+    )
+
+
+def _st(suffix: str = "", body: Any = None, **kw: Any) -> Builder:
+    return lambda w, who, t: Req(f"/api/v1/settlements/{_statement(w, t, **kw)}{suffix}", json=body)
+
+
+def _decision(w: World, who: str, t: str) -> Req:
+    sid = _statement(w, t, meal=True)
+    return Req(f"/api/v1/settlements/{sid}/decisions", json={"meal_id": w.last_meal, "decision": "accepted"})
+
+
+def _to_close(w: World, who: str, t: str) -> Req:
+    sid = _statement(w, t, past=True)
+    w.api.ok("POST", f"/api/v1/settlements/{sid}/review", w.api.admin)
+    return Req(f"/api/v1/settlements/{sid}/close")
+
+
+def _new_statement(w: World, who: str, t: str) -> Req:
+    n = next(_months_up)
+    return Req("/api/v1/settlements", json={"canteen_id": w.cid(t), "month": f"{2040 + n // 12}-{n % 12 + 1:02d}"})
+
+
+SETTLEMENT_READERS = frozenset({ADMIN, OPER, AUDIT, MGR})
+PREPARE = frozenset({ADMIN, OPER})
+REVIEW = frozenset({ADMIN, AUDIT})
+
+
 MENU_ITEM = {"name": "新套餐", "price": 800, "slot": "lunch", "effective_from": "2026-01-01"}
 
 MATRIX: dict[tuple[str, str], Entry] = {
@@ -354,6 +428,37 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/api/v1/categories"): Entry(EVERY, _p("/api/v1/categories")),
     ("POST", "/api/v1/quotes/preview"): Entry(BUREAU, _quote, scoped=True),
+    ("GET", "/api/v1/settlements"): Entry(
+        SETTLEMENT_READERS, lambda w, who, t: Req("/api/v1/settlements", params={"canteen_id": w.cid(t)}), scoped=True
+    ),
+    ("POST", "/api/v1/settlements"): Entry(BUREAU, _new_statement),
+    ("GET", "/api/v1/settlements/{statement_id}"): Entry(SETTLEMENT_READERS, _st(), scoped=True),
+    ("GET", "/api/v1/settlements/{statement_id}/export"): Entry(SETTLEMENT_READERS, _st("/export"), scoped=True),
+    ("POST", "/api/v1/settlements/{statement_id}/checks"): Entry(BUREAU, _st("/checks"), scoped=True),
+    ("POST", "/api/v1/settlements/{statement_id}/decisions"): Entry(PREPARE, _decision, scoped=True),
+    ("POST", "/api/v1/settlements/{statement_id}/decisions/bulk"): Entry(
+        PREPARE,
+        _st("/decisions/bulk", {"code": "future_service_time", "decision": "rejected", "note": "测试"}, meal=True),
+        scoped=True,
+    ),
+    ("POST", "/api/v1/settlements/{statement_id}/construction-lines"): Entry(
+        PREPARE, _st("/construction-lines", {"amount": 100000, "note": "建设补贴"}), scoped=True
+    ),
+    ("POST", "/api/v1/settlements/{statement_id}/corrections"): Entry(
+        PREPARE, _st("/corrections", {"origin_month": "2039-12", "amount": -100, "note": "更正"}), scoped=True
+    ),
+    ("POST", "/api/v1/settlements/{statement_id}/notes"): Entry(
+        BUREAU, _st("/notes", {"code": "zreport_missing", "note": "未上报"}, meal=True), scoped=True
+    ),
+    ("POST", "/api/v1/settlements/{statement_id}/review"): Entry(REVIEW, _st("/review"), scoped=True),
+    ("POST", "/api/v1/settlements/{statement_id}/close"): Entry(REVIEW, _to_close, scoped=True),
+    ("GET", "/api/v1/settlement-programme"): Entry(
+        BUREAU, lambda w, who, t: Req("/api/v1/settlement-programme", params={"month": "2026-03", "format": "csv"})
+    ),
+    ("GET", "/api/v1/settlement-summary"): Entry(
+        BUREAU,
+        lambda w, who, t: Req("/api/v1/settlement-summary", params={"from_month": "2026-01", "to_month": "2026-02"}),
+    ),
 }
 
 

@@ -92,6 +92,10 @@ def _world(api: Api) -> Peers:
             "card_id": card["id"],
             "terminal_id": term["terminal"]["id"],
         }
+        statement = api.ok(
+            "POST", "/api/v1/settlements", api.admin, 201, json={"canteen_id": c["id"], "month": "2026-03"}
+        )
+        peers.ids[t]["statement_id"] = statement["id"]
         peers.headers[f"manager-{t}"] = api.manager(c["id"])
         peers.headers[f"terminal-{t}"] = {"Authorization": f"Bearer {term['credential']}"}
     peers.headers["admin"] = api.admin
