@@ -52,6 +52,7 @@ def child(n: int) -> None:
         canteen_name=CANTEEN_NAME,
     )
     counter.reprint_all("c-restart")  # what start-up offers: receipts committed but never printed
+    announced = False
     while True:
         person = rng.choice((*PEOPLE, None))
         if person is None:
@@ -66,6 +67,10 @@ def child(n: int) -> None:
         record = result.record
         if record is None:
             continue
+        if n % 2 == 1 and not announced:  # odd children say when their first meal is committed
+            sys.stdout.write("committed\n")
+            sys.stdout.flush()
+            announced = True
         roll = rng.random()
         if roll < 0.2:
             counter.void(record.meal_id, "测试作废", f"c{n % 3}")
