@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from ruyi.eligibility import CategorySpan, ElderProfile, EnrolmentStatus, StatusChange
@@ -58,6 +60,18 @@ class IntakeContext:
 
 def _iso(value: datetime) -> str:
     return value.isoformat()
+
+
+def among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
+    """``column`` is one of ``values``. On PostgreSQL ``= ANY(array)``: one parameter, so the statement text is
+    the same for every batch (psycopg parses it once and prepares it) where ``IN (…)`` would spell out a
+    placeholder per value and make a new statement for every length. SQLite gets ``IN``."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(
+            sa.ColumnElement[bool], column == sa.any_(sa.bindparam(None, values, postgresql.ARRAY(column.type)))
+        )
+    return cast(sa.ColumnElement[bool], column.in_(values))
 
 
 def as_uuid(text: str | None) -> uuid.UUID | None:
@@ -140,12 +154,12 @@ def profiles_of(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Elder
     if not ids:
         return {}
     elders = session.execute(
-        sa.select(col(Elder.id), col(Elder.birth_date), col(Elder.area)).where(col(Elder.id).in_(ids))
+        sa.select(col(Elder.id), col(Elder.birth_date), col(Elder.area)).where(among(session, col(Elder.id), ids))
     ).all()
     statuses: dict[uuid.UUID, list[StatusChange]] = defaultdict(list)
     for row in session.execute(
         sa.select(col(ElderStatusChange.elder_id), col(ElderStatusChange.status), col(ElderStatusChange.effective_from))
-        .where(col(ElderStatusChange.elder_id).in_(ids))
+        .where(among(session, col(ElderStatusChange.elder_id), ids))
         .order_by(col(ElderStatusChange.effective_from), col(ElderStatusChange.created_at))
     ):
         statuses[row.elder_id].append(
@@ -159,7 +173,7 @@ def profiles_of(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Elder
             col(ElderCategory.valid_from),
             col(ElderCategory.valid_to),
         )
-        .where(col(ElderCategory.elder_id).in_(ids))
+        .where(among(session, col(ElderCategory.elder_id), ids))
         .order_by(col(ElderCategory.valid_from), col(ElderCategory.code))
     ):
         cats[row.elder_id].append(CategorySpan(code=row.code, valid_from=row.valid_from, valid_to=row.valid_to))
@@ -194,7 +208,11 @@ def _day_meals(
             col(Meal.canteen_id),
             col(Meal.subsidised),
         )
-        .where(col(Meal.elder_id).in_(elder_ids), col(Meal.service_date).in_(days), col(Meal.kind) == "sale")
+        .where(
+            among(session, col(Meal.elder_id), elder_ids),
+            among(session, col(Meal.service_date), sorted(days)),
+            col(Meal.kind) == "sale",
+        )
         .where(~voided)
     )
     for row in session.execute(stmt):
@@ -250,7 +268,7 @@ def sale_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContex
     profiles = profiles_of(session, ids)
     cards: dict[uuid.UUID, list[Card]] = defaultdict(list)
     if ids:
-        revoked = select(Card).where(col(Card.elder_id).in_(ids), col(Card.revoked_at).is_not(None))
+        revoked = select(Card).where(among(session, col(Card.elder_id), ids), col(Card.revoked_at).is_not(None))
         for card in session.exec(revoked):  # only revoked bindings matter here (few)
             cards[card.elder_id].append(card)
     item_ids = sorted({i for i in (as_uuid(r.menu_item_id) for r in sales) if i is not None})
@@ -258,7 +276,9 @@ def sale_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContex
         {
             m.id: m
             for m in session.exec(
-                select(MenuItem).where(col(MenuItem.id).in_(item_ids), col(MenuItem.canteen_id) == ctx.canteen_id)
+                select(MenuItem).where(
+                    among(session, col(MenuItem.id), item_ids), col(MenuItem.canteen_id) == ctx.canteen_id
+                )
             )
         }
         if item_ids

@@ -103,6 +103,24 @@ def test_another_meal_at_a_held_seq_is_a_conflict(world: World) -> None:
     assert world.count() == 2
 
 
+def test_two_new_meals_at_one_seq_in_one_batch_the_first_is_stored(world: World) -> None:
+    """The set-based insert keeps the batch's order: of two new meals at one seq the first wins, the second is
+    a conflict, and nothing of the second is stored."""
+    chain, other = world.chain(world.ta), world.chain(world.ta)
+    chain.walk_ins(2)
+    other.walk_ins(1)
+    body = world.push(world.ta, [chain.records[0], other.records[0], chain.records[1]], status=409)
+    assert [(r["outcome"], r["detail"]) for r in body["results"]] == [
+        ("stored", None),
+        ("conflict", "seq_taken"),
+        ("stored", None),
+    ]
+    assert body["held_through"] == 2 and world.count() == 2
+    with world.api.engine.connect() as conn:
+        held = set(conn.execute(sa.text("SELECT hash FROM meals")).scalars())
+    assert held == {chain.records[0].hash, chain.records[1].hash}
+
+
 def test_records_of_another_terminal_or_canteen_are_rejected(world: World) -> None:
     mine, theirs = world.chain(world.ta), world.chain(world.tb)
     mine.walk_ins(1)
