@@ -12,12 +12,27 @@ import pytest
 import sqlalchemy as sa
 
 from terminal.ledger import Ledger
+from tests.server.pgcluster import PgCluster, throwaway_cluster
 from tests.terminal.sync.live import ServerProcess, Site, TerminalSide, register_site
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("server"))
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real server per module and database: the sync tests run against SQLite and PostgreSQL alike."""
+    database_url = None
+    if request.param == "postgresql":
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        name = f"sync_{uuid.uuid4().hex[:12]}"
+        with cluster.admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        database_url = cluster.url(name)
+    proc = ServerProcess(tmp_path_factory.mktemp("server"), database_url)
     proc.migrate()
     proc.start()
     yield proc

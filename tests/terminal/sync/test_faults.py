@@ -53,19 +53,37 @@ def test_resets_hangs_and_slow_links_heal(site: Site, proxy: FaultProxy, tmp_pat
     """The worker thread pushes while meals are sold and the link resets, swallows requests, withholds answers
     and crawls; once it passes again, everything arrives once."""
     side = TerminalSide(
-        site, tmp_path / "t", proxy.url, settings={"max_batch_records": 7, "timeout_s": 0.4, "push_interval_s": 0.05}
+        site,
+        tmp_path / "t",
+        proxy.url,
+        settings={
+            "max_batch_records": 7,
+            "timeout_s": 0.4,
+            "push_interval_s": 0.05,
+            "backoff_base_s": 0.05,
+            "backoff_max_s": 0.3,
+        },
     )
     rng = random.Random(6)
     try:
         side.worker.start()
         faults = [Fault.RESET, Fault.BLACKHOLE, Fault.HANG_RESPONSE, Fault.SLOW, Fault.DROP_RESPONSE, Fault.PASS]
         for i in range(24):
-            proxy.set(faults[i % len(faults)])
+            fault = faults[i % len(faults)]
+            before = proxy.counts[fault.value]
+            proxy.set(fault)
             side.sell(rng.randint(1, 12))
-            time.sleep(rng.uniform(0.05, 0.4))  # let the worker meet the fault (not a timing assertion)
+            side.worker.wake()
+            # Each phase lasts until the worker has met its fault at least once, however loaded the machine is.
+
+            def met(f: Fault = fault, b: int = before) -> bool:
+                return proxy.counts[f.value] > b
+
+            wait_until(met, f"the worker to meet {fault.value}")
+            time.sleep(rng.uniform(0.0, 0.2))  # and a little longer, at random (not a timing assertion)
         proxy.set(Fault.PASS)
         side.worker.wake()
-        wait_until(lambda: side.ledger.unsynced_count() == 0, "the worker to catch up after healing")
+        wait_until(lambda: side.ledger.unsynced_count() == 0, "the worker to catch up after healing", 120)
         applied = {f: proxy.counts[f.value] for f in faults}
         assert all(n > 0 for n in applied.values()), applied
         assert side.worker.status().reachable
