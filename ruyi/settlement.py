@@ -742,6 +742,7 @@ def settle(
     z_reports: Iterable[ZTotals] = (),
     other_canteens: Iterable[MealFact] = (),
     baseline: Mapping[date, int] | None = None,
+    checks: bool = True,
 ) -> Settlement:
     """The statement of ``canteen_id`` for ``month`` and its edit checks.
 
@@ -751,6 +752,8 @@ def settle(
     ``z_reports``: the terminals' Z-report totals of the month's days. ``other_canteens``: the same elders' meals
     (sales and voids) at other canteens around this month (two-canteen and daily-limit checks).
     ``baseline``: this canteen's daily meal counts before the month (spike check).
+    ``checks`` False: the statement alone, no edit checks (they never change the statement; a caller that only
+    needs the figures, such as the whole programme's month, skips their cost).
     The result depends on the data only, never on the order it is given in.
     """
     cfg = config or SettlementConfig()
@@ -814,7 +817,9 @@ def settle(
         voided=tuple(core.voided),
         totals=totals,
     )
-    checks = _run_checks(
+    if not checks:
+        return Settlement(statement, ())
+    results = _run_checks(
         core=core,
         month=month,
         rules=rules,
@@ -826,7 +831,7 @@ def settle(
         baseline=baseline or {},
         held=held,
     )
-    return Settlement(statement, tuple(checks))
+    return Settlement(statement, tuple(results))
 
 
 def _elder_days(meals: Iterable[MealFact]) -> int:

@@ -196,55 +196,104 @@ def context(session: Session, canteen: Canteen, *, category_key: str, config: Se
 
 # ---------------------------------------------------------------------------------------------------------------
 # Loading facts
+#
+# Rows are stored meals, validated at intake: they become facts directly (no record model in between). The
+# canonical text is parsed once per row, with the C decoder, for the three things only it holds (cashier, the
+# named elder, the quote's tiers); PostgreSQL's own JSON functions were measured slower than that here. On
+# PostgreSQL the ids come back as text (the driver's UUID objects and ``str`` of them cost more than the rest of
+# the row); SQLite stores them as 32 hex digits, so there they are read as UUIDs and formatted here.
 
-_COLS = (
-    col(Meal.meal_id),
-    col(Meal.canteen_id),
-    col(Meal.terminal_id),
-    col(Meal.seq),
-    col(Meal.kind),
-    col(Meal.refers_to),
-    col(Meal.service_date),
-    col(Meal.service_time),
-    col(Meal.slot),
-    col(Meal.identified_by),
-    col(Meal.price),
-    col(Meal.subsidy),
-    col(Meal.elder_pays),
-    col(Meal.subsidised),
-    col(Meal.operating_subsidy),
-    col(Meal.rule_version),
-    col(Meal.canonical),
+_NAMES = (
+    "meal_id",
+    "canteen_id",
+    "terminal_id",
+    "seq",
+    "kind",
+    "refers_to",
+    "service_date",
+    "service_time",
+    "slot",
+    "identified_by",
+    "price",
+    "subsidy",
+    "elder_pays",
+    "subsidised",
+    "operating_subsidy",
+    "rule_version",
+    "canonical",
 )
+"""The columns a fact is made of, in :meth:`_FactMaker.fact`'s order."""
+_TEXT_IDS = frozenset({"meal_id", "canteen_id", "terminal_id", "refers_to"})
 
 
-def _fact(row: Any, tiers_map: dict[str, str], flags: Iterable[str], decision: str | None) -> MealFact:
-    data = json.loads(row.canonical)
-    quote = data.get("quote") or {}
-    elder = data.get("elder_id")
-    return MealFact(
-        meal_id=str(row.meal_id),
-        canteen_id=str(row.canteen_id),
-        terminal_id=str(row.terminal_id),
-        seq=row.seq,
-        kind=row.kind,
-        refers_to=None if row.refers_to is None else str(row.refers_to),
-        service_date=row.service_date,
-        service_time=row.service_time,
-        slot=row.slot,
-        elder_id=None if elder is None else str(elder),
-        identified_by=row.identified_by,
-        cashier=str(data.get("cashier", "")),
-        price=row.price,
-        subsidy=row.subsidy,
-        elder_pays=row.elder_pays,
-        subsidised=row.subsidised,
-        operating_subsidy=row.operating_subsidy,
-        rule_version=row.rule_version,
-        tiers=tuple(tiers_map.get(t, t) for t in quote.get("tiers", ())),
-        flags=tuple(sorted(set(flags))),
-        decision="accepted" if decision == "accepted" else "rejected" if decision == "rejected" else None,
-    )
+def _cols(session: Session, table: Any = Meal) -> list[sa.ColumnElement[Any]]:
+    """:data:`_NAMES` of ``table`` (Meal or an alias of it), ids as text on PostgreSQL."""
+    text_ids = session.get_bind().dialect.name == "postgresql"
+    out: list[sa.ColumnElement[Any]] = []
+    for name in _NAMES:
+        column: sa.ColumnElement[Any] = getattr(table, name)
+        out.append((sa.cast(column, sa.Text) if text_ids and name in _TEXT_IDS else column).label(name))
+    return out
+
+
+class _FactMaker:
+    """Stored meal rows to facts, with the flags and decisions of their meals (keyed by meal id text)."""
+
+    def __init__(self, tiers_map: dict[str, str], flags: dict[str, list[str]], decisions: dict[str, str]) -> None:
+        self.tiers_map = tiers_map
+        self.flags = flags
+        self.decisions = decisions
+        self._ids: dict[Any, str] = {}
+        self._tiers: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def text(self, value: Any) -> str:
+        """An id as text: as read (PostgreSQL) or formatted once per distinct canteen/terminal (SQLite)."""
+        if type(value) is str:
+            return value
+        found = self._ids.get(value)
+        if found is None:
+            found = self._ids[value] = str(value)
+        return found
+
+    def tiers(self, raw: Any) -> tuple[str, ...]:
+        key = tuple(raw)
+        found = self._tiers.get(key)
+        if found is None:
+            found = self._tiers[key] = tuple(self.tiers_map.get(t, t) for t in key)
+        return found
+
+    def fact(self, row: Sequence[Any]) -> MealFact:
+        (meal_id, canteen_id, terminal_id, seq, kind, refers_to, service_date, service_time, slot, identified_by,
+         price, subsidy, elder_pays, subsidised, operating_subsidy, rule_version, canonical) = row  # fmt: skip
+        data = json.loads(canonical)
+        quote = data.get("quote") or {}
+        elder = data.get("elder_id")
+        mid = meal_id if type(meal_id) is str else str(meal_id)
+        flags = self.flags.get(mid)
+        decision = self.decisions.get(mid)
+        return MealFact(
+            mid,
+            self.text(canteen_id),
+            self.text(terminal_id),
+            seq,
+            kind,
+            None if refers_to is None else refers_to if type(refers_to) is str else str(refers_to),
+            service_date,
+            service_time,
+            slot,
+            None if elder is None else str(elder),
+            identified_by,
+            str(data.get("cashier", "")),
+            price,
+            subsidy,
+            elder_pays,
+            subsidised,
+            operating_subsidy,
+            rule_version,
+            self.tiers(quote.get("tiers", ())),
+            () if not flags else tuple(sorted(set(flags))),
+            "accepted" if decision == "accepted" else "rejected" if decision == "rejected" else None,
+        )
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -260,9 +309,19 @@ def month_facts(
     session: Session, *, month: Month, tiers_map: dict[str, str], canteen_id: uuid.UUID | None
 ) -> dict[str, list[MealFact]]:
     """Per canteen id: the sales served in ``month`` with every record referring to them, their unresolved
-    flags and decisions. ``canteen_id`` None: every canteen (the whole programme's month)."""
+    flags and decisions. ``canteen_id`` None: every canteen (the whole programme's month).
+
+    Set-based, whatever the number of canteens: the month's sales are read once (a materialised CTE on the
+    service-date index) and the records referring to them are joined to it through ``ix_meals_refers_to``
+    (few rows: voids and reprints), in one statement; flags of the month by their copied service date, flags of
+    the referring records by their ids (few), decisions by origin month."""
     first, nxt = _range(month)
-    where: list[sa.ColumnElement[bool]] = [col(Meal.service_date) >= first, col(Meal.service_date) < nxt]
+    conn = session.connection()
+    where: list[sa.ColumnElement[bool]] = [
+        col(Meal.service_date) >= first,
+        col(Meal.service_date) < nxt,
+        col(Meal.kind) == "sale",
+    ]
     fwhere: list[sa.ColumnElement[bool]] = [
         col(MealFlag.service_date) >= first,
         col(MealFlag.service_date) < nxt,
@@ -273,25 +332,28 @@ def month_facts(
         where.append(col(Meal.canteen_id) == canteen_id)
         fwhere.append(col(MealFlag.canteen_id) == canteen_id)
         dwhere.append(col(SettlementDecision.canteen_id) == canteen_id)
-    sales_ids = sa.select(col(Meal.meal_id)).where(*where, col(Meal.kind) == "sale")
-    rows = list(session.execute(sa.select(*_COLS).where(*where, col(Meal.kind) == "sale")))
-    refs = list(session.execute(sa.select(*_COLS).where(col(Meal.refers_to).in_(sales_ids))))
-    flags: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for meal_id, code in session.execute(sa.select(col(MealFlag.meal_id), col(MealFlag.code)).where(*fwhere)):
-        flags[meal_id].append(code)
-    ref_ids = [r.meal_id for r in refs]
+    sales = sa.select(col(Meal.meal_id).label("sale_key"), *_cols(session)).where(*where).cte("month_sales")
+    ref = sa.orm.aliased(Meal, name="ref")
+    refs = sa.select(*_cols(session, ref)).join_from(ref, sales, sales.c.sale_key == ref.refers_to)
+    both = sa.select(*(sales.c[n] for n in _NAMES)).union_all(refs)
+    rows = conn.execute(both).all()
+    flags: dict[str, list[str]] = defaultdict(list)
+    for meal_id, code in conn.execute(sa.select(col(MealFlag.meal_id), col(MealFlag.code)).where(*fwhere)):
+        flags[str(meal_id)].append(code)
+    ref_ids = [r[0] for r in rows if r[5] is not None]
     for chunk in _chunks(ref_ids):
         stmt = sa.select(col(MealFlag.meal_id), col(MealFlag.code)).where(
-            col(MealFlag.meal_id).in_(chunk), col(MealFlag.resolved_at).is_(None)
+            col(MealFlag.meal_id).in_([uuid.UUID(str(m)) for m in chunk]), col(MealFlag.resolved_at).is_(None)
         )
-        for meal_id, code in session.execute(stmt):
-            if code not in flags[meal_id]:
-                flags[meal_id].append(code)
+        for meal_id, code in conn.execute(stmt):
+            flags[str(meal_id)].append(code)
     found = sa.select(col(SettlementDecision.meal_id), col(SettlementDecision.decision)).where(*dwhere)
-    decisions: dict[uuid.UUID, str] = {mid: d for mid, d in session.execute(found)}
+    decisions: dict[str, str] = {str(mid): d for mid, d in conn.execute(found)}
+    maker = _FactMaker(tiers_map, flags, decisions)
     out: dict[str, list[MealFact]] = defaultdict(list)
-    for r in [*rows, *refs]:
-        out[str(r.canteen_id)].append(_fact(r, tiers_map, flags.get(r.meal_id, ()), decisions.get(r.meal_id)))
+    for r in rows:
+        f = maker.fact(r)
+        out[f.canteen_id].append(f)
     return out
 
 
@@ -303,7 +365,7 @@ def _other_canteens(
     first, nxt = _range(month)
     rows: list[Any] = []
     for chunk in _chunks(elders):
-        stmt = sa.select(*_COLS).where(
+        stmt = sa.select(*_cols(session)).where(
             col(Meal.elder_id).in_(chunk),
             col(Meal.service_date) >= first - timedelta(days=1),
             col(Meal.service_date) <= nxt,
@@ -311,17 +373,18 @@ def _other_canteens(
             col(Meal.kind) == "sale",
         )
         rows.extend(session.execute(stmt))
-    ids = [r.meal_id for r in rows]
+    ids = [uuid.UUID(str(r.meal_id)) for r in rows]
     for chunk in _chunks(ids):
-        rows.extend(session.execute(sa.select(*_COLS).where(col(Meal.refers_to).in_(chunk))))
-    decisions: dict[uuid.UUID, str] = {}
-    all_ids = [r.meal_id for r in rows]
+        rows.extend(session.execute(sa.select(*_cols(session)).where(col(Meal.refers_to).in_(chunk))))
+    decisions: dict[str, str] = {}
+    all_ids = [uuid.UUID(str(r.meal_id)) for r in rows]
     for chunk in _chunks(all_ids):
         found = sa.select(col(SettlementDecision.meal_id), col(SettlementDecision.decision)).where(
             col(SettlementDecision.meal_id).in_(chunk)
         )
-        decisions.update({mid: d for mid, d in session.execute(found)})
-    return [_fact(r, tiers_map, (), decisions.get(r.meal_id)) for r in rows]
+        decisions.update({str(mid): d for mid, d in session.execute(found)})
+    maker = _FactMaker(tiers_map, {}, decisions)
+    return [maker.fact(r) for r in rows]
 
 
 def _is_uuid(text: str) -> bool:
@@ -539,7 +602,32 @@ def compute(
     if facts is None:
         loaded = month_facts(session, month=month, tiers_map=ctx.tier_of_token, canteen_id=row.canteen_id)
         facts = loaded.get(str(row.canteen_id), [])
-    lines = _bureau_lines(session, row.id)
+    settlement = _settle(
+        session,
+        row=row,
+        ctx=ctx,
+        month=month,
+        facts=facts,
+        lines=_bureau_lines(session, row.id),
+        prior=priors(session, ctx=ctx, canteen_id=row.canteen_id, month=month),
+        with_checks=with_checks,
+    )
+    return Computed(settlement, tuple(facts), notes_of(session, row.id))
+
+
+def _settle(
+    session: Session,
+    *,
+    row: SettlementStatement,
+    ctx: Context,
+    month: Month,
+    facts: Sequence[MealFact],
+    lines: Sequence[SettlementLine],
+    prior: Sequence[PriorMonth],
+    with_checks: bool,
+) -> Settlement:
+    """The statement of ``row`` from its facts, bureau lines and prior months; the edit checks (and what only
+    they need: enrolment, the same elders elsewhere, the baseline) only ``with_checks``."""
     construction = [ConstructionLine(x.line_id, x.amount, x.note) for x in lines if x.kind == "construction"]
     corrections = [
         CorrectionLine(x.line_id, Month.parse(x.origin_month or ""), x.amount, x.note)
@@ -555,7 +643,7 @@ def compute(
             ),
             "baseline": baseline(session, canteen_id=row.canteen_id, month=month, days=ctx.config.baseline_days),
         }
-    settlement = settle(
+    return settle(
         canteen_id=str(row.canteen_id),
         month=month,
         facts=facts,
@@ -563,10 +651,10 @@ def compute(
         config=ctx.config,
         construction=construction,
         corrections=corrections,
-        prior=priors(session, ctx=ctx, canteen_id=row.canteen_id, month=month),
+        prior=prior,
+        checks=with_checks,
         **extra,
     )
-    return Computed(settlement, tuple(facts), notes_of(session, row.id))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1202,7 +1290,10 @@ def programme_month(
     session: Session, *, month: Month, category_key: str, config: SettlementConfig
 ) -> list[ProgrammeEntry]:
     """Every active canteen's statement for ``month`` (and every canteen with a statement row): closed ones
-    from their stored bytes, open ones computed now from one read of the month's meals of all canteens."""
+    from their stored bytes, open ones computed now (statements only, no edit checks) from one read of the
+    month's meals of all canteens. What each open statement needs besides its facts is read for all canteens
+    at once too (bureau lines of the month's statements, closed months); only a canteen with an earlier closed
+    month settled in this one reads its prior months on its own, as :func:`compute` does."""
     canteens = list(session.exec(select(Canteen).order_by(col(Canteen.code))))
     rows = {
         r.canteen_id: r
@@ -1216,6 +1307,25 @@ def programme_month(
             tiers.update(contexts[c.programme].tier_of_token)
     needs_facts = any(c.id not in rows or rows[c.id].state != "closed" for c in canteens)
     facts = month_facts(session, month=month, tiers_map=tiers, canteen_id=None) if needs_facts else {}
+    lines: dict[uuid.UUID, list[SettlementLine]] = defaultdict(list)
+    if needs_facts:
+        found_lines = session.exec(
+            select(SettlementLine)
+            .join(SettlementStatement, col(SettlementStatement.id) == col(SettlementLine.statement_id))
+            .where(col(SettlementStatement.month) == str(month))
+            .order_by(col(SettlementLine.statement_id), col(SettlementLine.line_no))
+        )
+        for line in found_lines:
+            lines[line.statement_id].append(line)
+    closed: dict[uuid.UUID, set[Month]] = defaultdict(set)
+    if needs_facts:
+        # Months after this one cannot make an earlier month's target this one (target_month walks forward
+        # only while months are closed, and stops here unless this month is closed, which it reads too).
+        found_closed = session.execute(
+            sa.select(col(ClosedMonth.canteen_id), col(ClosedMonth.month)).where(col(ClosedMonth.month) <= str(month))
+        )
+        for canteen_id, m in found_closed:
+            closed[canteen_id].add(Month.parse(m))
     out = []
     for c in canteens:
         row = rows.get(c.id)
@@ -1224,10 +1334,20 @@ def programme_month(
         if row is not None and row.state == "closed":
             statement = verify_stored(row)
         else:
+            ctx = contexts[c.programme]
             probe = row or SettlementStatement(id=uuid.UUID(int=0), canteen_id=c.id, month=str(month), created_by="")
-            statement = compute(
-                session, row=probe, ctx=contexts[c.programme], with_checks=False, facts=facts.get(str(c.id), [])
-            ).settlement.statement
+            months = closed.get(c.id, set())
+            late = any(p < month and target_month(p, months) == month for p in months)
+            statement = _settle(
+                session,
+                row=probe,
+                ctx=ctx,
+                month=month,
+                facts=facts.get(str(c.id), []),
+                lines=lines.get(probe.id, []) if row is not None else [],
+                prior=priors(session, ctx=ctx, canteen_id=c.id, month=month) if late else [],
+                with_checks=False,
+            ).statement
         out.append(ProgrammeEntry(c, row, statement))
     return out
 
