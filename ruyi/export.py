@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ruyi.flags import FLAG_TEXT
 from ruyi.money import Fen, format_yuan
 from ruyi.rules import SLOT_TEXT
-from ruyi.settlement import FLAG_TEXT, Statement, statement_hash
+from ruyi.settlement import Statement, statement_hash
 
 BOM = "\ufeff"
 CRLF = "\r\n"

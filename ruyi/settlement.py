@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from ruyi.errors import Problem, RuyiError
+from ruyi.flags import CHAIN_PREFIX
 from ruyi.meal import FAULT_TEXT, IdentifiedBy, Kind, MealRecord
 from ruyi.money import Fen, format_yuan
 from ruyi.rules import SLOTS, RuleBook, RuleVersion, Slot
@@ -57,44 +58,12 @@ class InvalidSettlementInput(RuyiError):
 # ---------------------------------------------------------------------------------------------------------------
 # Flags: the codes intake (server/sync) keeps with a meal. Unknown codes are allowed and shown by their code.
 
-FLAG_TEXT: dict[str, tuple[str, str]] = {
-    "quote_mismatch": (
-        "终端报价与服务器按当时规则重算的结果不一致",
-        "the terminal's quote differs from the server's re-quote",
-    ),
-    "daily_limit_exceeded": (
-        "超出每日（或每餐段）补贴次数上限（跨食堂合计，多为离线时发生）",
-        "subsidised beyond the daily (or per-slot) limit across canteens (typically while offline)",
-    ),
-    "elder_not_eligible": (
-        "就餐时老人处于暂停、注销或已故状态",
-        "the elder was suspended, cancelled or deceased at service time",
-    ),
-    "unknown_elder": ("终端记录的老人不在名册中", "the elder the terminal named is not registered"),
-    "unknown_menu_item": ("菜品不是本食堂当日菜单上的", "the item is not on this canteen's menu that day"),
-    "card_revoked": ("就餐前此卡已挂失或解绑", "the card was revoked before the service time"),
-    "stale_roster": (
-        "终端名册过旧，超出离线政策允许的时长",
-        "the terminal's roster was older than the offline policy allows",
-    ),
-    "clock_skew": ("终端时钟与服务器时间相差过大", "the terminal's clock was far from the server's"),
-    "future_service_time": ("就餐时间晚于服务器当前时间", "the service time is in the future"),
-    "far_past_service_time": ("就餐时间过于久远", "the service time is implausibly far in the past"),
-    "manual_identification": ("人工查找身份（未刷卡）", "identified by hand (no card tapped)"),
-    **{f"chain_{kind}": text for kind, text in FAULT_TEXT.items()},
-}
-"""The intake flag codes (the same codes and words as ``server/meals/flags.py``, which the core cannot import)."""
 STATUS_FLAGS = frozenset({"elder_not_eligible"})
 CARD_FLAGS = frozenset({"card_revoked"})
-CHAIN_FLAGS = frozenset(f"chain_{kind}" for kind in FAULT_TEXT)
+CHAIN_FLAGS = frozenset(f"{CHAIN_PREFIX}{kind}" for kind in FAULT_TEXT)
 INFO_FLAGS = frozenset({"manual_identification"})
 """Flags that are listed but do not hold a meal by default: intake marks every manual identification, and the
 manual-share check watches those per cashier instead."""
-
-
-def flag_text(code: str, lang: str = "zh") -> str:
-    zh, en = FLAG_TEXT.get(code, (code, code))
-    return en if lang == "en" else zh
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from ruyi.flags import FLAG_CODES, flag_text
 from server.auth.principal import Principal, Role
 from server.canteens.service import get_canteen
 from server.errors import Forbidden, Invalid
-from server.meals.flags import FLAG_CODES, flag_text
 from server.meals.schemas import MealFlagOut
 from server.meals.tables import Meal, MealFlag
 

@@ -23,8 +23,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from ruyi.export import ADJUSTMENT_TEXT, BASIS_TEXT, HELD_TEXT
+from ruyi.flags import FLAG_TEXT
 from ruyi.rules import SLOT_TEXT
-from ruyi.settlement import FLAG_TEXT, Statement, statement_hash
+from ruyi.settlement import Statement, statement_hash
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 YUAN_FORMAT = '0"."00'

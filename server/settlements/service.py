@@ -38,6 +38,7 @@ from sqlmodel import Session, col, select
 
 from ruyi.eligibility import ElderProfile, EnrolmentStatus, StatusChange, assess
 from ruyi.errors import Problem
+from ruyi.flags import flag_text
 from ruyi.redact import token
 from ruyi.rules import RuleBook
 from ruyi.settlement import (
@@ -52,7 +53,6 @@ from ruyi.settlement import (
     SettlementConfig,
     Statement,
     can_close,
-    flag_text,
     settle,
     settled_of,
     statement_bytes,

@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from ruyi.eligibility import EnrolmentStatus
+from ruyi.flags import CHAIN_PREFIX
 from ruyi.idnum import mask_name
 from ruyi.meal import ChainHead, MealRecord, canonical_bytes, genesis_hash, verify_chain
 from ruyi.redact import profile_for_terminal, rulebook_for_terminal
@@ -57,7 +58,6 @@ from server.config import Settings
 from server.elders.service import CLOSED
 from server.elders.tables import Elder
 from server.errors import Forbidden, ServerError
-from server.meals.flags import CHAIN_PREFIX
 from server.meals.tables import Meal, MealFlag
 from server.rules.service import load_book
 from server.sync.changes import current_change_no

@@ -1,4 +1,7 @@
-"""The flags intake puts on meals for review: codes and what they mean, in Chinese and English."""
+"""The flags intake keeps with meals for review: codes and what they mean, in Chinese and English.
+
+Shared by the server's intake and review lists and by the settlement (held meals, edit checks). Unknown codes
+are allowed and shown by their code."""
 
 from __future__ import annotations
 
@@ -35,6 +38,6 @@ FLAG_TEXT: dict[str, tuple[str, str]] = {
 FLAG_CODES = frozenset(FLAG_TEXT)
 
 
-def flag_text(code: str, lang: str) -> str:
+def flag_text(code: str, lang: str = "zh") -> str:
     zh, en = FLAG_TEXT.get(code, (code, code))
     return en if lang == "en" else zh
