@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 from sqlmodel import Session
 
-from ruyi.pricing import MealRequest, quote
+from ruyi.pricing import MealRequest, PriorMeal, quote
 from ruyi.reasons import reason_text
 from server.auth.principal import Principal
 from server.canteens.service import get_canteen, get_menu_item
@@ -15,6 +15,7 @@ from server.elders.service import get_elder, profile
 from server.errors import Invalid, NotFound
 from server.quotes.schemas import QuoteOut, ReasonOut
 from server.rules.service import load_book
+from server.sync.intake import elder_day_meals
 
 SLOT_TIME = {"breakfast": time(7, 30), "lunch": time(12, 0), "dinner": time(18, 0)}
 
@@ -52,8 +53,17 @@ def preview(
         service_time=when,
         menu_item_id=str(item.id),
     )
-    # No meals are recorded on the server yet (intake is a later issue), so the daily limits see no history.
-    q = quote(elder, meal, [], book)
+    # The elder's earlier, not voided sales that day at every canteen, as intake would see them.
+    history = (
+        [
+            PriorMeal(service_time=m.service_time, slot=m.slot, canteen_id=str(m.canteen_id), subsidised=m.subsidised)
+            for m in elder_day_meals(session, [elder_id], {day}).get((elder_id, day), [])
+            if m.service_time < when
+        ]
+        if elder_id
+        else []
+    )
+    q = quote(elder, meal, history, book)
     return QuoteOut(
         price=q.price,
         subsidy=q.subsidy,

@@ -189,7 +189,7 @@ def profiles_of(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Elder
     }
 
 
-def _day_meals(
+def elder_day_meals(
     session: Session, elder_ids: list[uuid.UUID], days: set[Any]
 ) -> dict[tuple[uuid.UUID, Any], list[_DayMeal]]:
     """Sales of these elders on these service dates, at every canteen, not voided, in service-time order."""
@@ -286,7 +286,7 @@ def sale_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContex
     )
     day_of = {r.meal_id: r.service_time.astimezone(ctx.zone).date() for r in sales}
     known = [e for e in ids if e in profiles]
-    day_meals = _day_meals(session, known, {day_of[r.meal_id] for r in sales if elder_of[r.meal_id] in profiles})
+    day_meals = elder_day_meals(session, known, {day_of[r.meal_id] for r in sales if elder_of[r.meal_id] in profiles})
 
     for r in sales:
         day = day_of[r.meal_id]

@@ -250,3 +250,23 @@ def test_meal_flags_api(api: Api, world: World) -> None:
     assert r.status_code == 404
     assert api.client.get("/api/v1/meal-flags", headers=world.ta.headers).status_code == 403
     assert api.client.get("/api/v1/meal-flags", headers=api.admin, params={"code": "nope"}).status_code == 422
+
+
+def test_quote_preview_counts_the_meals_the_server_holds(world: World) -> None:
+    """Staff previewing a second lunch for an elder who already ate at another canteen see the limit."""
+    elder = world.elders[0]
+    noon = yesterday_noon()
+    chain = world.chain(world.tb)
+    assert chain.sale(elder=elder, when=noon).quote.subsidised
+    item = world.items[(world.canteen_a, "lunch")][0]
+    body = {"elder_id": elder, "canteen_id": world.canteen_a, "menu_item_id": item, "on": noon.date().isoformat()}
+    later = (noon + timedelta(hours=1)).isoformat()
+    before = world.api.ok("POST", "/api/v1/quotes/preview", world.api.operator, json={**body, "service_time": later})
+    assert before["subsidised"] and before["subsidised_today"] == 0
+    world.push(world.tb, chain.records)
+    after = world.api.ok("POST", "/api/v1/quotes/preview", world.api.operator, json={**body, "service_time": later})
+    assert not after["subsidised"] and after["subsidised_today"] == 1
+    assert [r["code"] for r in after["reasons"]] == ["slot_limit_reached"]
+    earlier = (noon - timedelta(hours=1)).isoformat()
+    first = world.api.ok("POST", "/api/v1/quotes/preview", world.api.operator, json={**body, "service_time": earlier})
+    assert first["subsidised"]  # a meal later that day does not count against an earlier one
