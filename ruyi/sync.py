@@ -12,6 +12,11 @@ terminal's canteen since the cursor (no cursor, or one the server no longer unde
 ``full=true``). Roster entries carry card keys, masked names, ID tails and redacted profiles only
 (:mod:`ruyi.redact`); never an ID number, a name or a category.
 
+Z-reports: ``POST /api/v1/sync/z-reports`` with a :class:`ZReportIn` (one terminal's end of day, sent after its
+meals). The server keeps every report it is sent, once per (terminal, day, ``made_at``): the same report again is
+answered ``duplicate``; a different report under the same key ``conflict`` (HTTP 409, the stored one stands). A
+later report of the same day supersedes the earlier ones for the settlement's terminal reconciliation.
+
 A request whose ``protocol`` the server does not support is answered 426 with error ``sync.upgrade_required``.
 """
 
@@ -26,7 +31,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ruyi.eligibility import ElderProfile
-from ruyi.meal import Ident, MealRecord
+from ruyi.meal import HASH_RE, Ident, MealRecord
 from ruyi.money import Fen
 from ruyi.rules import RuleBook, Slot
 
@@ -34,6 +39,8 @@ SYNC_PROTOCOL = 1
 SUPPORTED_PROTOCOLS = frozenset({1})
 MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
+_INT4_MAX = 2**31 - 1
+"""The largest count or fen sum a Z-report may carry (the server stores them as 4-byte integers)."""
 
 TOKEN_RE = re.compile(r"^c[0-9a-f]{12}$")
 Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -146,4 +153,64 @@ class PullResponse(_Frozen):
     removed_elders: tuple[str, ...] = ()
     revoked_cards: tuple[Digest, ...] = ()
     offline_policy: OfflinePolicy = OfflinePolicy()
+    server_time: AwareDatetime
+
+
+ZReportOutcome = Literal["stored", "duplicate", "conflict"]
+
+
+def _plausible_year(value: date, name: str) -> None:
+    if not 2000 <= value.year <= 2999:
+        raise ValueError(f"{name} must be in the years 2000-2999")
+
+
+class ZReportIn(_Frozen):
+    """A terminal's Z-report of one service day, as the terminal ledger made it (``terminal.ledger.ZReport``).
+
+    Figures are integer fen over the day's sales **net of voids**, as :class:`ruyi.settlement.ZTotals` reads
+    them: ``meals`` are the day's sales not voided, ``voids`` the day's sales voided (a terminal voids only
+    sales of the same day, so this is also the day's void records), and the totals are those of the meals not
+    voided. ``first_seq``..``last_seq`` and ``chain_head`` (the hash of record ``last_seq``) say which part of
+    the terminal's chain the day covers; all three are absent for a day without records."""
+
+    protocol: int = SYNC_PROTOCOL
+    terminal_id: Ident
+    canteen_id: Ident
+    day: date
+    """The service day, in the programme's zone."""
+    made_at: AwareDatetime
+    """When the terminal made the report (its clock); with the terminal and the day, the report's identity."""
+    meals: int = Field(ge=0, le=_INT4_MAX)
+    voids: int = Field(ge=0, le=_INT4_MAX)
+    price_total: Fen = Field(ge=0, le=_INT4_MAX)
+    subsidy_total: Fen = Field(ge=0, le=_INT4_MAX)
+    elder_pays_total: Fen = Field(ge=0, le=_INT4_MAX)
+    first_seq: int | None = Field(default=None, ge=1, le=_INT4_MAX)
+    last_seq: int | None = Field(default=None, ge=1, le=_INT4_MAX)
+    chain_head: str | None = Field(default=None, pattern=HASH_RE.pattern)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _plausible_year(self.day, "day")
+        _plausible_year(self.made_at, "made_at")
+        offset = self.made_at.utcoffset()
+        if offset is not None and offset.total_seconds() % 60:
+            raise ValueError("the UTC offset of made_at must be whole minutes")
+        if self.subsidy_total + self.elder_pays_total != self.price_total:
+            raise ValueError("subsidy_total + elder_pays_total must equal price_total")
+        chain = (self.first_seq, self.last_seq, self.chain_head)
+        if any(v is None for v in chain) and any(v is not None for v in chain):
+            raise ValueError("first_seq, last_seq and chain_head are all given or all absent")
+        if self.first_seq is not None and self.last_seq is not None and self.first_seq > self.last_seq:
+            raise ValueError("first_seq must not be after last_seq")
+        return self
+
+
+class ZReportAck(_Frozen):
+    """The server's answer to a :class:`ZReportIn` (HTTP 200, or 409 with ``conflict``)."""
+
+    protocol: int = SYNC_PROTOCOL
+    outcome: ZReportOutcome
+    """stored: new; duplicate: held already, the same; conflict: another report is held under the same
+    terminal, day and ``made_at`` (the stored one stands)."""
     server_time: AwareDatetime

@@ -16,7 +16,7 @@ from server.settlements.tables import (
     SettlementStatement,
 )
 from server.sync import changes as _changes  # noqa: F401 (registers the change-log hook on every session)
-from server.sync.tables import SyncAlert, SyncChange, SyncClock, SyncTerminal
+from server.sync.tables import SyncAlert, SyncChange, SyncClock, SyncTerminal, SyncZReport
 
 __all__ = [
     "AuditEntry",
@@ -42,6 +42,7 @@ __all__ = [
     "SyncChange",
     "SyncClock",
     "SyncTerminal",
+    "SyncZReport",
     "Terminal",
     "metadata",
 ]

@@ -605,6 +605,15 @@ class Ledger:
             rows = self._db.execute("SELECT report FROM z_reports WHERE day = ? ORDER BY id", (day.isoformat(),))
             return [ZReport.model_validate_json(r[0]) for r in rows.fetchall()]
 
+    def z_reports_after(self, after_id: int, limit: int = -1) -> list[tuple[int, ZReport]]:
+        """The Z-reports stored after row ``after_id`` (at most ``limit``, all when negative), oldest first, each
+        with its row id: the sync worker sends them in this order and keeps how far the server took them."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, report FROM z_reports WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+            ).fetchall()
+        return [(int(r[0]), ZReport.model_validate_json(r[1])) for r in rows]
+
     def integrity_report(self) -> IntegrityReport:
         """``PRAGMA integrity_check``, the whole chain through :func:`ruyi.meal.verify_chain`, and each row's
         columns against the record it stores."""

@@ -26,8 +26,15 @@ and an overall deadline; the counter only sets an event and reads :meth:`SyncWor
 cashier screen counts down from ``warn_minutes`` before. A successful sync is a round in which everything
 unsynced was pushed and, when due, the pull went through. Times are the terminal's clock (injectable).
 
+**Z-reports** (``POST /api/v1/sync/z-reports``, :class:`ruyi.sync.ZReportIn`): after the meals of a round are
+pushed, every Z-report stored in the ledger after the last one the server took is sent, oldest first; each answer
+(stored, duplicate, or a logged conflict) moves the acknowledged row id in the state file, saved at once. The
+ledger's tables are append-only, so the marker lives here; a lost state file only means the reports are sent
+again, and the server keeps each once.
+
 **State** (``sync-state.json`` in the data dir, written atomically): the pull cursor, the offline policy, when the
-roster was last confirmed by the server, and the last successful sync. What was pushed is in the ledger itself.
+roster was last confirmed by the server, the last successful sync, and the last Z-report the server took. What
+meals were pushed is in the ledger itself.
 
 The credential is read from a file that only its owner may read (``chmod 600``); it is sent as a bearer token and
 never logged. Log lines carry codes, counts, seqs and meal ids: never a name, an ID number, a category, a card key.
@@ -62,8 +69,10 @@ from ruyi.sync import (
     PullResponse,
     PushResponse,
     RosterEntry,
+    ZReportAck,
+    ZReportIn,
 )
-from terminal.ledger import Ledger
+from terminal.ledger import Ledger, ZReport
 from terminal.snapshot import Snapshot, SnapshotData, write_snapshot
 from terminal.web.status import ServerLink
 
@@ -71,6 +80,7 @@ log = logging.getLogger(__name__)
 
 PUSH_PATH = "/api/v1/sync/push"
 PULL_PATH = "/api/v1/sync/pull"
+Z_REPORTS_PATH = "/api/v1/sync/z-reports"
 ME_PATH = "/api/v1/terminal/me"
 MAX_PULL_PAGES = 100_000
 _STATE_SAVE_EVERY_S = 60.0
@@ -117,6 +127,8 @@ class SyncState(BaseModel):
     roster_as_of: AwareDatetime | None = None
     """When the server last confirmed the roster (the end of the last successful pull)."""
     last_success_at: AwareDatetime | None = None
+    z_reports_sent_through: int = 0
+    """The ledger's Z-report row id up to which the server has answered (every report up to it is held)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +401,7 @@ class SyncWorker:
             try:
                 token = self._credential()
                 self.push_pending(token=token)
+                self.send_z_reports(token=token)
                 if pull and self.settings.pull:
                     self.pull(token=token)
                 if not self._contact:  # nothing to push, no pull due: prove the link and the credential
@@ -577,6 +590,47 @@ class SyncWorker:
         except ValidationError:
             raise SyncFailure("sync.bad_response", "push answer does not match the contract") from None
 
+    # ---- Z-reports
+
+    def send_z_reports(self, *, token: str | None = None) -> int:
+        """Send the ledger's Z-reports after the last one the server answered, oldest first; the number the server
+        took (stored, duplicate or conflict). One refused as invalid (422) is logged and passed over. Raises
+        :class:`SyncFailure` on the first that fails otherwise (the marker stays before it: sent again next round)."""
+        token = token if token is not None else self._credential()
+        sent = 0
+        with self._lock:
+            after = self.state.z_reports_sent_through
+        for row_id, report in self.ledger.z_reports_after(after):
+            if self._stop.is_set():
+                break
+            try:
+                body = z_report_body(report, protocol=self.settings.protocol).encode()
+            except ValidationError:
+                body = None
+            response = None
+            if body is not None:
+                headers = {"Content-Type": "application/json"}
+                response = self._request("POST", Z_REPORTS_PATH, token, content=body, headers=headers)
+            if response is None or response.status_code == 422:
+                # Refused as it stands (here or by the server): sending it again cannot help, and it must not
+                # hold back the reports after it nor fail every round.
+                log.error("sync: z-report of %s (row %d) not acceptable: skipped", report.day, row_id)
+                if response is not None:
+                    self._check(response, (422,))
+            else:
+                self._check(response, (200, 409))
+                try:
+                    ack = ZReportAck.model_validate_json(response.content)
+                except ValidationError:
+                    raise SyncFailure("sync.bad_response", "z-report answer does not match the contract") from None
+                if ack.outcome == "conflict":
+                    log.error("sync: z-report of %s (row %d) conflicts with the server's", report.day, row_id)
+                sent += 1
+            with self._lock:
+                self.state.z_reports_sent_through = row_id
+            self._save_state()
+        return sent
+
     # ---- pull
 
     def pull(self, *, token: str | None = None) -> PullResult:
@@ -662,6 +716,27 @@ class SyncWorker:
         self.stop()
         with contextlib.suppress(OSError):
             self._save_state()
+
+
+def z_report_body(report: ZReport, *, protocol: int = SYNC_PROTOCOL) -> str:
+    """The :class:`ZReportIn` JSON of a ledger Z-report. ``voids`` is the day's sales voided (``sales - meals``),
+    the figure the settlement counts from the server's meals; the ledger voids only same-day sales, so it equals
+    the day's void records."""
+    return ZReportIn(
+        protocol=protocol,
+        terminal_id=report.terminal_id,
+        canteen_id=report.canteen_id,
+        day=report.day,
+        made_at=report.made_at,
+        meals=report.meals,
+        voids=report.sales - report.meals,
+        price_total=report.price_total,
+        subsidy_total=report.subsidy_total,
+        elder_pays_total=report.elder_pays_total,
+        first_seq=report.first_seq,
+        last_seq=report.last_seq,
+        chain_head=report.chain_head,
+    ).model_dump_json()
 
 
 def _error_code(response: httpx.Response) -> str:

@@ -6,8 +6,9 @@
   intake flags, the reviewers' decisions, the bureau's lines; for the edit checks also the same elders' meals at
   other canteens (``ix_meals_elder_day``), the catchment's enrolment per day (elders whose home canteen this is,
   enrolled and eligible under the version in force that day), and the daily meal counts of the weeks before.
-  Terminals do not send Z-reports to the server yet: none are passed, so ``zreport_missing`` warns for every
-  terminal-day (a note per key, or per code in bulk, acknowledges it).
+  For the terminal reconciliation, the latest Z-report (by ``made_at``) each terminal sent for each day of the
+  month (``z_reports``, ``ix_z_reports_canteen_day``) as :class:`~ruyi.settlement.ZTotals`: a mismatch with
+  the stored meals is ``terminal_mismatch``, a terminal-day with meals and no report ``zreport_missing``.
 - **Category tiers**: terminals quote with a rule book whose category tiers are keyed tokens
   (:mod:`ruyi.redact`); the loader maps them back to the rule book's tier ids, so the statement reads the same
   whoever quoted. Callers without ``categories.read`` get a view where category tiers are one merged
@@ -52,6 +53,7 @@ from ruyi.settlement import (
     Settlement,
     SettlementConfig,
     Statement,
+    ZTotals,
     can_close,
     settle,
     settled_of,
@@ -78,6 +80,7 @@ from server.settlements.tables import (
     SettlementNote,
     SettlementStatement,
 )
+from server.sync.tables import SyncZReport
 
 log = logging.getLogger("ruyi.settlement")
 
@@ -429,6 +432,36 @@ def enrolment(session: Session, *, canteen_id: uuid.UUID, month: Month, book: Ru
     return out
 
 
+def z_totals(session: Session, *, canteen_id: uuid.UUID, month: Month) -> list[ZTotals]:
+    """The latest Z-report of each terminal-day of the canteen's month (a later ``made_at`` supersedes; all are
+    kept). The report's figures are the ledger's, net of voids, as :class:`ZTotals` reads them."""
+    first, nxt = _range(month)
+    rows = session.exec(
+        select(SyncZReport)
+        .where(
+            col(SyncZReport.canteen_id) == canteen_id,
+            col(SyncZReport.day) >= first,
+            col(SyncZReport.day) < nxt,
+        )
+        .order_by(col(SyncZReport.made_at), col(SyncZReport.id))
+    ).all()
+    latest: dict[tuple[uuid.UUID, date], SyncZReport] = {}
+    for r in rows:
+        latest[(r.terminal_id, r.day)] = r
+    return [
+        ZTotals(
+            terminal_id=str(r.terminal_id),
+            day=r.day,
+            meals=r.meals,
+            voids=r.voids,
+            price_total=r.price_total,
+            subsidy_total=r.subsidy_total,
+            elder_pays_total=r.elder_pays_total,
+        )
+        for _key, r in sorted(latest.items())
+    ]
+
+
 def baseline(session: Session, *, canteen_id: uuid.UUID, month: Month, days: int) -> dict[date, int]:
     """Sales not voided per day over the ``days`` before the month (the spike check's rolling baseline)."""
     void = sa.orm.aliased(Meal)
@@ -642,6 +675,7 @@ def _settle(
                 session, canteen_id=row.canteen_id, month=month, facts=facts, tiers_map=ctx.tier_of_token
             ),
             "baseline": baseline(session, canteen_id=row.canteen_id, month=month, days=ctx.config.baseline_days),
+            "z_reports": z_totals(session, canteen_id=row.canteen_id, month=month),
         }
     return settle(
         canteen_id=str(row.canteen_id),

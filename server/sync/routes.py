@@ -10,7 +10,7 @@ from server.auth.dependencies import CurrentTerminal, SettingsDep
 from server.db import SessionDep
 from server.errors import responses
 from server.sync import service
-from server.sync.schemas import PullResponse, PushRequest, PushResponse
+from server.sync.schemas import PullResponse, PushRequest, PushResponse, ZReportAck, ZReportIn
 
 router = APIRouter(prefix="/sync", tags=["sync"])
 
@@ -54,3 +54,21 @@ def pull(
 ) -> PullResponse:
     """What the calling terminal's canteen needs since ``cursor`` (absent or unknown: everything)."""
     return service.pull(session, actor=actor, protocol=protocol, cursor=cursor, settings=settings)
+
+
+@router.post(
+    "/z-reports",
+    response_model=ZReportAck,
+    dependencies=[Depends(_protocol_first)],
+    responses={
+        **responses(401, 403, 422, 426),
+        409: {"model": ZReportAck, "description": "another report is held for this terminal, day and made_at"},
+    },
+)
+def z_report(body: ZReportIn, actor: CurrentTerminal, session: SessionDep) -> Any:
+    """Keep the calling terminal's Z-report of a day (every one is kept; the latest of a day reconciles)."""
+    ack = service.store_z_report(session, actor=actor, report=body)
+    session.commit()
+    if ack.outcome == "conflict":
+        return JSONResponse(ack.model_dump(mode="json"), status_code=409)
+    return ack

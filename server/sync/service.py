@@ -47,6 +47,8 @@ from ruyi.sync import (
     PushResponse,
     RecordOutcome,
     RosterEntry,
+    ZReportAck,
+    ZReportIn,
     card_key_digest,
 )
 from server.auth.principal import Principal
@@ -62,7 +64,7 @@ from server.meals.tables import Meal, MealFlag
 from server.rules.service import load_book
 from server.sync.changes import current_change_no
 from server.sync.intake import Flag, IntakeContext, among, as_uuid, profiles_of, sale_flags, time_flags
-from server.sync.tables import SyncAlert, SyncChange, SyncTerminal
+from server.sync.tables import SyncAlert, SyncChange, SyncTerminal, SyncZReport
 
 log = logging.getLogger("ruyi.sync")
 
@@ -93,6 +95,59 @@ def _table(model: type) -> sa.Table:
 
 def programme_zone(book: RuleBook | None) -> ZoneInfo:
     return book.zone if book is not None else LOCAL_ZONE
+
+
+# -- Z-reports -------------------------------------------------------------------------------------------------
+
+_Z_FIGURES = ("meals", "voids", "price_total", "subsidy_total", "elder_pays_total", "first_seq", "last_seq")
+
+
+def store_z_report(session: Session, *, actor: Principal, report: ZReportIn, now: datetime | None = None) -> ZReportAck:
+    """Keep the calling terminal's Z-report once per (terminal, day, ``made_at``): ``INSERT … ON CONFLICT DO
+    NOTHING`` on that unique key, then, when nothing was inserted, the stored report decides between a duplicate
+    and a conflict (logged; the stored one stands). A report of another terminal or canteen is refused."""
+    check_protocol(report.protocol)
+    if actor.kind != "terminal" or actor.id is None or actor.canteen_id is None:
+        raise Forbidden("此操作仅限终端", "terminals only")
+    if report.terminal_id != str(actor.id) or report.canteen_id != str(actor.canteen_id):
+        raise Forbidden("只能上报本终端、本食堂的日结报表", "a terminal sends only its own Z-reports")
+    now = now or utcnow()
+    row = SyncZReport(
+        terminal_id=actor.id,
+        canteen_id=actor.canteen_id,
+        day=report.day,
+        made_at=report.made_at,
+        meals=report.meals,
+        voids=report.voids,
+        price_total=report.price_total,
+        subsidy_total=report.subsidy_total,
+        elder_pays_total=report.elder_pays_total,
+        first_seq=report.first_seq,
+        last_seq=report.last_seq,
+        chain_head=report.chain_head,
+        received_at=now,
+    )
+    table = _table(SyncZReport)
+    values = {c.name: getattr(row, c.name) for c in table.columns if c.name != "id"}
+    stmt = _insert(session, table).values(values).on_conflict_do_nothing().returning(table.c.id)
+    if session.execute(stmt).first() is not None:
+        return ZReportAck(outcome="stored", server_time=now)
+    stored = session.exec(
+        select(SyncZReport).where(
+            col(SyncZReport.terminal_id) == actor.id,
+            col(SyncZReport.day) == report.day,
+            col(SyncZReport.made_at) == report.made_at,
+        )
+    ).one()
+    same = all(getattr(stored, n) == getattr(report, n) for n in _Z_FIGURES) and stored.chain_head == report.chain_head
+    if not same:
+        log.warning(
+            "sync z-report conflict: terminal %s day %s made_at %s differs from the stored one",
+            actor.id,
+            report.day,
+            report.made_at.isoformat(),
+        )
+    return ZReportAck(outcome="duplicate" if same else "conflict", server_time=now)
 
 
 # -- push ------------------------------------------------------------------------------------------------------

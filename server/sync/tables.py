@@ -11,7 +11,7 @@ never skips a write that committed late. Registry writes are rare and short; mea
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,3 +70,30 @@ class SyncChange(SQLModel, table=True):
     change_no: int = Field(sa_column=sa.Column(_BIGINT, nullable=False))
     kind: str = Field(max_length=16)
     ref: str = Field(max_length=64)
+
+
+class SyncZReport(SQLModel, table=True):
+    """A terminal's Z-report of one service day, as sent (:class:`ruyi.sync.ZReportIn`). Every report is kept,
+    once per (terminal, day, ``made_at``); the latest ``made_at`` of a terminal-day is the one the settlement
+    reconciles against. Figures and chain positions only: no personal data."""
+
+    __tablename__ = "z_reports"
+    __table_args__ = (
+        sa.UniqueConstraint("terminal_id", "day", "made_at"),
+        sa.Index("ix_z_reports_canteen_day", "canteen_id", "day"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(_BIGINT, primary_key=True))
+    terminal_id: uuid.UUID = Field(foreign_key="terminals.id")
+    canteen_id: uuid.UUID = Field(foreign_key="canteens.id")
+    day: date
+    made_at: datetime = Field(sa_column=ts_column())
+    meals: int
+    voids: int
+    price_total: int
+    subsidy_total: int
+    elder_pays_total: int
+    first_seq: int | None = None
+    last_seq: int | None = None
+    chain_head: str | None = Field(default=None, max_length=64)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

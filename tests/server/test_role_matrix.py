@@ -209,6 +209,24 @@ def _push(w: World, who: str, t: str) -> Req:
     return Req("/api/v1/sync/push", json=body)
 
 
+def _z_report(w: World, who: str, t: str) -> Req:
+    """An empty day's Z-report of canteen A's terminal (other callers are refused before the body matters)."""
+    me = w.api.ok("GET", "/api/v1/terminal/me", w.headers[TERM]) if who == TERM else {"id": "T-1", "canteen_id": "c1"}
+    now = datetime.now(UTC)
+    body = {
+        "terminal_id": str(me["id"]),
+        "canteen_id": str(me["canteen_id"]),
+        "day": now.date().isoformat(),
+        "made_at": now.isoformat(),
+        "meals": 0,
+        "voids": 0,
+        "price_total": 0,
+        "subsidy_total": 0,
+        "elder_pays_total": 0,
+    }
+    return Req("/api/v1/sync/z-reports", json=body)
+
+
 _months_up = itertools.count(0)
 _months_down = itertools.count(0)
 
@@ -360,6 +378,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/terminal/me"): Entry(frozenset({TERM}), _p("/api/v1/terminal/me")),
     ("POST", "/api/v1/sync/push"): Entry(frozenset({TERM}), _push),
     ("GET", "/api/v1/sync/pull"): Entry(frozenset({TERM}), _p("/api/v1/sync/pull")),
+    ("POST", "/api/v1/sync/z-reports"): Entry(frozenset({TERM}), _z_report),
     ("GET", "/api/v1/meal-flags"): Entry(
         STAFF, lambda w, who, t: Req("/api/v1/meal-flags", params={"canteen_id": w.cid(t)}), scoped=True
     ),

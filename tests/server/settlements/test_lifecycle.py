@@ -66,7 +66,7 @@ def test_warnings_need_notes_and_reviewed_goes_back_to_draft_on_change(world: Wo
     world.push(world.ta, chain.records)
     sid = create(world, world.canteen_a, m)["id"]
     body = api.ok("GET", f"{S}/{sid}", api.auditor)
-    assert {c["code"] for c in body["checks"]} == {"zreport_missing"}  # terminals send no Z-report yet
+    assert {c["code"] for c in body["checks"]} == {"zreport_missing"}  # the terminal sent no Z-report
     r = api.client.post(f"{S}/{sid}/review", headers=api.auditor)
     assert r.status_code == 409
     assert [p["code"] for p in r.json()["detail"]["problems"]] == ["zreport_missing"]
