@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from ruyi.export import programme_csv, statement_csv
 from ruyi.settlement import SettlementConfig, canonical_json, statement_bytes, statement_hash
 from server.auth.dependencies import CurrentStaff, SettingsDep
-from server.auth.principal import Principal
+from server.auth.principal import Principal, Role
 from server.canteens.service import get_canteen
 from server.db import SessionDep
 from server.errors import responses
@@ -95,17 +95,32 @@ def _out(v: service.View) -> StatementOut:
     )
 
 
-def _view(
-    session: SessionDep, actor: Principal, statement_id: uuid.UUID, settings: SettingsDep, config: SettlementConfig
-) -> StatementOut:
-    row, ctx = service.load_for(
+def _load(
+    session: SessionDep,
+    actor: Principal,
+    settings: SettingsDep,
+    config: SettlementConfig,
+    *,
+    statement_id: uuid.UUID,
+    roles: frozenset[Role],
+    write: bool = False,
+) -> tuple[SettlementStatement, service.Context]:
+    """The statement and its context for ``roles`` (write: locked for the change that follows)."""
+    return service.load_for(
         session,
         actor=actor,
         statement_id=statement_id,
-        roles=service.READERS,
+        roles=roles,
         category_key=settings.category_key,
         config=config,
+        write=write,
     )
+
+
+def _view(
+    session: SessionDep, actor: Principal, statement_id: uuid.UUID, settings: SettingsDep, config: SettlementConfig
+) -> StatementOut:
+    row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.READERS)
     return _out(service.view(session, actor=actor, row=row, ctx=ctx))
 
 
@@ -149,10 +164,7 @@ def run_checks(
     *, actor: CurrentStaff, session: SessionDep, settings: SettingsDep, config: ConfigDep, statement_id: uuid.UUID
 ) -> StatementOut:
     """Recompute an open statement and its edit checks (recorded: hash and time)."""
-    row, ctx = service.load_for(
-        session, actor=actor, statement_id=statement_id, roles=service.BUREAU, category_key=settings.category_key,
-        config=config, write=True,
-    )  # fmt: skip
+    row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.BUREAU, write=True)
     service.run_checks(session, actor=actor, row=row, ctx=ctx)
     session.commit()
     return _out(service.view(session, actor=actor, row=row, ctx=ctx))
@@ -174,10 +186,7 @@ def decide(
     body: DecisionIn,
 ) -> DecisionOut:
     """Accept or reject one flagged meal (final; only accepted meals are paid)."""
-    row, ctx = service.load_for(
-        session, actor=actor, statement_id=statement_id, roles=service.PREPARERS,
-        category_key=settings.category_key, config=config, write=True,
-    )  # fmt: skip
+    row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.PREPARERS, write=True)
     d = service.decide(
         session, actor=actor, row=row, ctx=ctx, meal_id=body.meal_id, decision=body.decision, note=body.note
     )
@@ -201,10 +210,7 @@ def decide_bulk(
 ) -> BulkDecisionOut:
     """Accept or reject every undecided meal of the statement that carries one flag (audited as one entry
     listing the meals)."""
-    row, ctx = service.load_for(
-        session, actor=actor, statement_id=statement_id, roles=service.PREPARERS,
-        category_key=settings.category_key, config=config, write=True,
-    )  # fmt: skip
+    row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.PREPARERS, write=True)
     ids = service.decide_bulk(
         session, actor=actor, row=row, ctx=ctx, code=body.code, decision=body.decision, note=body.note
     )
@@ -228,10 +234,7 @@ def add_construction(
     body: ConstructionIn,
 ) -> BureauLineOut:
     """A construction subsidy line (就餐点建设补贴), integer fen."""
-    row, ctx = service.load_for(
-        session, actor=actor, statement_id=statement_id, roles=service.PREPARERS,
-        category_key=settings.category_key, config=config, write=True,
-    )  # fmt: skip
+    row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.PREPARERS, write=True)
     line = service.add_line(
         session, actor=actor, row=row, ctx=ctx, kind="construction", amount=body.amount, note=body.note
     )
@@ -255,10 +258,7 @@ def add_correction(
     body: CorrectionIn,
 ) -> BureauLineOut:
     """A correction for an earlier month: downward always, upward only within the configured window."""
-    row, ctx = service.load_for(
-        session, actor=actor, statement_id=statement_id, roles=service.PREPARERS,
-        category_key=settings.category_key, config=config, write=True,
-    )  # fmt: skip
+    row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.PREPARERS, write=True)
     line = service.add_line(
         session, actor=actor, row=row, ctx=ctx, kind="correction", amount=body.amount, note=body.note,
         origin_month=body.origin_month,
@@ -279,10 +279,7 @@ def add_notes(
 ) -> NotesOut:
     """A note on one warning (``key``) or on every current warning of a check (``code``). Errors cannot be
     noted away."""
-    row, ctx = service.load_for(
-        session, actor=actor, statement_id=statement_id, roles=service.NOTERS,
-        category_key=settings.category_key, config=config, write=True,
-    )  # fmt: skip
+    row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.NOTERS, write=True)
     keys = service.add_notes(session, actor=actor, row=row, ctx=ctx, key=body.key, code=body.code, note=body.note)
     session.commit()
     return NotesOut(keys=keys)
@@ -293,10 +290,7 @@ def review(
     *, actor: CurrentStaff, session: SessionDep, settings: SettingsDep, config: ConfigDep, statement_id: uuid.UUID
 ) -> StatementOut:
     """draft -> reviewed (auditors): no error, a note on every warning. Any later change returns it to draft."""
-    row, ctx = service.load_for(
-        session, actor=actor, statement_id=statement_id, roles=service.REVIEWERS,
-        category_key=settings.category_key, config=config, write=True,
-    )  # fmt: skip
+    row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.REVIEWERS, write=True)
     service.review(session, actor=actor, row=row, ctx=ctx)
     session.commit()
     return _out(service.view(session, actor=actor, row=row, ctx=ctx))
@@ -308,10 +302,7 @@ def close(
 ) -> StatementOut:
     """reviewed -> closed (auditors), once the month has ended and earlier months are closed: checks run again,
     the canonical bytes and their sha256 are stored, and the month never changes again."""
-    row, ctx = service.load_for(
-        session, actor=actor, statement_id=statement_id, roles=service.REVIEWERS,
-        category_key=settings.category_key, config=config, write=True,
-    )  # fmt: skip
+    row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.REVIEWERS, write=True)
     service.close(session, actor=actor, row=row, ctx=ctx)
     session.commit()
     return _out(service.view(session, actor=actor, row=row, ctx=ctx))
@@ -340,10 +331,7 @@ def export_statement(
 ) -> Response:
     """One canteen's month as JSON (the canonical bytes the hash is taken over), CSV (UTF-8 with BOM) or XLSX;
     the same data always gives the same bytes."""
-    row, ctx = service.load_for(
-        session, actor=actor, statement_id=statement_id, roles=service.READERS,
-        category_key=settings.category_key, config=config,
-    )  # fmt: skip
+    row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.READERS)
     s = service.export_statement(session, actor=actor, row=row, ctx=ctx)
     canteen = get_canteen(session, actor=actor, canteen_id=row.canteen_id)
     name = f"statement-{canteen.code}-{row.month}"
