@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
@@ -314,7 +314,12 @@ class ChainFault(_Frozen):
         return f"seq {self.seq} ({self.meal_id}): {text}; expected {self.expected}, found {self.found}"
 
 
-def verify_chain(records: Iterable[MealRecord], start: ChainHead | None = None) -> list[ChainFault]:
+def verify_chain(
+    records: Iterable[MealRecord],
+    start: ChainHead | None = None,
+    *,
+    canonical: Callable[[MealRecord], bytes] = canonical_bytes,
+) -> list[ChainFault]:
     """Every fault in ``records`` (in the order recorded or sent), continuing from ``start``.
 
     ``start`` is the head already verified for this terminal (the server passes what it holds, or
@@ -332,13 +337,15 @@ def verify_chain(records: Iterable[MealRecord], start: ChainHead | None = None) 
     - ``rewind``: a seq at or below ``start`` that is not its head record (the caller compares it with what it
       stored);
     - ``duplicate_id``: a meal id already seen at another seq.
+
+    ``canonical`` gives a record's canonical bytes (a caller that has made them already passes a lookup).
     """
     items = list(records)
     if start is None:
         if not items:
             return []
         start = ChainHead.genesis(items[0].terminal_id)
-    walk = _Walk(start)
+    walk = _Walk(start, canonical)
     for index, record in enumerate(items):
         walk.step(index, record)
     return walk.faults
@@ -347,8 +354,9 @@ def verify_chain(records: Iterable[MealRecord], start: ChainHead | None = None) 
 class _Walk:
     """The state of :func:`verify_chain` between records."""
 
-    def __init__(self, start: ChainHead) -> None:
+    def __init__(self, start: ChainHead, canonical: Callable[[MealRecord], bytes]) -> None:
         self.start = start
+        self.canonical = canonical
         self.faults: list[ChainFault] = []
         self.head_seq, self.head_hash = start.seq, start.hash
         # seq -> (hash, prev_hash) of the record accepted there; the start head is known by its hash only.
@@ -364,7 +372,7 @@ class _Walk:
         if r.terminal_id != self.start.terminal_id:
             fault("foreign", f"terminal {self.start.terminal_id}", f"terminal {r.terminal_id}")
             return
-        computed = chain_hash(r.prev_hash, r) if HASH_RE.match(r.prev_hash) else "(prev_hash malformed)"
+        computed = link_hash(r.prev_hash, self.canonical(r)) if HASH_RE.match(r.prev_hash) else "(prev_hash malformed)"
         if computed != r.hash:
             fault("altered", f"hash {computed}", f"hash {r.hash}")
         seen_at = self.ids.get(r.meal_id)

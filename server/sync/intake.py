@@ -10,12 +10,15 @@ flagged whichever of them reaches the server first.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -32,6 +35,8 @@ from server.canteens.tables import MenuItem
 from server.cards.tables import Card
 from server.elders.tables import Elder, ElderCategory, ElderStatusChange
 from server.meals.tables import Meal
+from server.sync.changes import current_change_no
+from server.sync.tables import SyncChange
 
 NOT_ELIGIBLE = frozenset({EnrolmentStatus.SUSPENDED, EnrolmentStatus.CANCELLED, EnrolmentStatus.DECEASED})
 COMPARED = ("price", "subsidy", "elder_pays", "operating_subsidy", "subsidised", "rule_version")
@@ -74,7 +79,9 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElem
     return cast(sa.ColumnElement[bool], column.in_(values))
 
 
+@lru_cache(maxsize=65_536)
 def as_uuid(text: str | None) -> uuid.UUID | None:
+    """The UUID ``text`` spells, or None (cached: the same elder and menu ids come in every batch)."""
     if text is None:
         return None
     try:
@@ -189,6 +196,71 @@ def profiles_of(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Elder
     }
 
 
+class ProfileCache:
+    """Pricing profiles kept between pushes for as long as the registry has not changed them.
+
+    The registry change log (:mod:`server.sync.changes`) numbers every committed registry write in commit
+    order (the number is taken under a row lock held to commit). Each use reads the current number first: any
+    elder logged since the number the cache was filled at is dropped (an import, or a number that went back, as
+    after a restore, drops everything), then only missing elders are read. Profiles read while the number moved
+    on are not kept, so the cache never holds a profile older than its number."""
+
+    def __init__(self, max_size: int = 100_000) -> None:
+        self._max = max_size
+        self._at = -1
+        self._profiles: dict[uuid.UUID, ElderProfile] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, ElderProfile]:
+        if not ids:
+            return {}
+        now = current_change_no(session.connection())
+        with self._lock:
+            if now != self._at:
+                self._forget_since(session, now)
+            hit = {i: p for i in ids if (p := self._profiles.get(i)) is not None}
+        fetched = profiles_of(session, [i for i in ids if i not in hit])
+        with self._lock:
+            if self._at == now:
+                if len(self._profiles) + len(fetched) > self._max:
+                    self._profiles.clear()
+                self._profiles.update(fetched)
+        return hit | fetched
+
+    def _forget_since(self, session: Session, now: int) -> None:
+        if self._at < 0 or now < self._at:
+            self._profiles.clear()
+        elif self._profiles:
+            changed = session.execute(
+                sa.select(col(SyncChange.kind), col(SyncChange.ref)).where(
+                    col(SyncChange.change_no) > self._at,
+                    col(SyncChange.change_no) <= now,
+                    col(SyncChange.kind).in_(("elder", "import")),
+                )
+            ).all()
+            if any(kind == "import" for kind, _ref in changed):
+                self._profiles.clear()
+            for _kind, ref in changed:
+                elder_id = as_uuid(ref)
+                if elder_id is not None:
+                    self._profiles.pop(elder_id, None)
+        self._at = now
+
+
+_CACHES: WeakKeyDictionary[Any, ProfileCache] = WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def profile_cache(session: Session) -> ProfileCache:
+    """The profile cache of this session's database engine (one per engine, so per server process)."""
+    engine = session.get_bind()
+    with _CACHES_LOCK:
+        cache = _CACHES.get(engine)
+        if cache is None:
+            cache = _CACHES[engine] = ProfileCache()
+        return cache
+
+
 def elder_day_meals(
     session: Session, elder_ids: list[uuid.UUID], days: set[Any]
 ) -> dict[tuple[uuid.UUID, Any], list[_DayMeal]]:
@@ -265,7 +337,7 @@ def sale_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContex
     out: list[Flag] = []
     elder_of = {r.meal_id: as_uuid(r.elder_id) for r in sales}
     ids = sorted({e for e in elder_of.values() if e is not None})
-    profiles = profiles_of(session, ids)
+    profiles = profile_cache(session).get(session, ids)
     cards: dict[uuid.UUID, list[Card]] = defaultdict(list)
     if ids:
         revoked = select(Card).where(among(session, col(Card.elder_id), ids), col(Card.revoked_at).is_not(None))

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,7 +18,7 @@ async def _protocol_first(request: Request) -> None:
     """Answer 426 for a protocol this server does not speak before the body is validated (a newer protocol's
     body need not validate against this one's schema)."""
     try:
-        data: Any = json.loads(await request.body())
+        data: Any = await request.json()  # parsed once: Starlette keeps it for the body's own validation
     except ValueError:
         return
     if isinstance(data, dict) and isinstance(data.get("protocol"), int):

@@ -193,7 +193,7 @@ def push(
                 )
             )
             continue
-        canonical = canonical_bytes(r).decode()
+        canonical = canonical_bytes(r).decode()  # once per record: stored, compared and hashed from here
         earlier = candidates.get(r.meal_id)
         if earlier is not None:  # the same meal twice in one batch: judged against the first
             same = earlier[2] == canonical and earlier[1].hash == r.hash
@@ -218,7 +218,8 @@ def push(
         flags += _classify(session, left, outcomes, alerts, terminal_id=terminal_id, canteen_id=canteen_id)
 
     if stored_records:
-        flags += _chain_flags(session, state, stored_records)
+        made = {id(r): c.encode() for _i, r, c in candidates.values() if r.meal_id in inserted}
+        flags += _chain_flags(session, state, stored_records, made)
         ctx = IntakeContext(
             now=now,
             terminal_clock=request.terminal_clock,
@@ -425,9 +426,10 @@ def _classify(
     return flags
 
 
-def _chain_flags(session: Session, state: SyncTerminal, new: list[MealRecord]) -> list[Flag]:
+def _chain_flags(session: Session, state: SyncTerminal, new: list[MealRecord], made: dict[int, bytes]) -> list[Flag]:
     """Chain faults around the newly stored records: verified in seq order from the nearest stored record below
-    them, through the stored record just above them (does it still link?)."""
+    them, through the stored record just above them (does it still link?). ``made`` holds the canonical bytes
+    already made of the new records (by object identity)."""
     terminal = state.terminal_id
     low, high = min(r.seq for r in new), max(r.seq for r in new)
     below = session.execute(
@@ -456,7 +458,7 @@ def _chain_flags(session: Session, state: SyncTerminal, new: list[MealRecord]) -
             f"{CHAIN_PREFIX}{f.kind}",
             {"seq": f.seq, "expected": f.expected, "found": f.found, "verified_from_seq": start.seq},
         )
-        for f in verify_chain(records, start=start)
+        for f in verify_chain(records, start=start, canonical=lambda r: made.get(id(r)) or canonical_bytes(r))
     ]
 
 

@@ -125,6 +125,27 @@ def test_elder_cancelled_before_the_meal(api: Api, world: World) -> None:
     assert codes(world) == {"elder_not_eligible", "quote_mismatch"}
 
 
+def test_a_status_change_after_an_earlier_push_is_seen_by_the_next(api: Api, world: World) -> None:
+    """Intake keeps elders' profiles between pushes: a registry change in between must not be missed."""
+    elder = world.elders[1]
+    chain = world.chain(world.tb)
+    chain.sale(elder=elder, when=yesterday_noon() - timedelta(days=1))
+    world.push(world.tb, chain.records)  # the elder's profile (enrolled) is read and kept
+    assert world.flags() == []
+    world.history.clear()
+    second = chain.sale(elder=elder, when=yesterday_noon())  # priced while the roster had the elder enrolled
+    api.ok(
+        "POST",
+        f"/api/v1/elders/{elder}/status",
+        api.operator,
+        201,
+        json={"status": "suspended", "effective_from": yesterday_noon().date().isoformat(), "reason": "暂停"},
+    )
+    world.push(world.tb, chain.records)
+    assert second.quote.subsidised
+    assert {(s, c) for _t, s, c, _r in world.flags()} == {(2, "elder_not_eligible"), (2, "quote_mismatch")}
+
+
 def test_card_revoked_before_the_meal(api: Api, world: World) -> None:
     elder = world.elders[0]
     chain = world.chain(world.ta)
