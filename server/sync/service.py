@@ -431,27 +431,33 @@ def _chain_flags(session: Session, state: SyncTerminal, new: list[MealRecord], m
     them, through the stored record just above them (does it still link?). ``made`` holds the canonical bytes
     already made of the new records (by object identity)."""
     terminal = state.terminal_id
-    low, high = min(r.seq for r in new), max(r.seq for r in new)
-    below = session.execute(
-        sa.select(col(Meal.seq), col(Meal.hash))
-        .where(col(Meal.terminal_id) == terminal, col(Meal.seq) < low)
-        .order_by(col(Meal.seq).desc())
-        .limit(1)
-    ).first()
-    start = (
-        ChainHead(terminal_id=str(terminal), seq=below.seq, hash=below.hash)
-        if below is not None
-        else ChainHead.genesis(str(terminal))
+    seqs = sorted(r.seq for r in new)
+    low, high = seqs[0], seqs[-1]
+    if low == state.held_through + 1:  # the usual push: right after what is held, whose head is known
+        start = ChainHead(terminal_id=str(terminal), seq=state.held_through, hash=state.head_hash)
+    else:
+        below = session.execute(
+            sa.select(col(Meal.seq), col(Meal.hash))
+            .where(col(Meal.terminal_id) == terminal, col(Meal.seq) < low)
+            .order_by(col(Meal.seq).desc())
+            .limit(1)
+        ).first()
+        start = (
+            ChainHead(terminal_id=str(terminal), seq=below.seq, hash=below.hash)
+            if below is not None
+            else ChainHead.genesis(str(terminal))
+        )
+    # Stored records in the range that were not just inserted (each new record holds its own seq): usually
+    # none, or the one right above.
+    older = session.execute(
+        sa.select(col(Meal.seq), col(Meal.canonical), col(Meal.hash)).where(
+            col(Meal.terminal_id) == terminal,
+            col(Meal.seq) > start.seq,
+            col(Meal.seq) <= high + 1,
+            ~among(session, col(Meal.seq), seqs),
+        )
     )
-    fresh = {r.meal_id: r for r in new}
-    # The canonical text only of stored records not in hand (most of the range is what was just inserted).
-    canonical = sa.case((among(session, col(Meal.meal_id), fresh), None), else_=col(Meal.canonical))
-    rows = session.execute(
-        sa.select(col(Meal.meal_id), canonical.label("canonical"), col(Meal.hash))
-        .where(col(Meal.terminal_id) == terminal, col(Meal.seq) > start.seq, col(Meal.seq) <= high + 1)
-        .order_by(col(Meal.seq))
-    )
-    records = [fresh.get(row.meal_id) or _from_row(row.canonical, row.hash) for row in rows]
+    records = sorted([*new, *(_from_row(row.canonical, row.hash) for row in older)], key=lambda r: r.seq)
     return [
         Flag(
             f.meal_id,
