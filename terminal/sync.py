@@ -708,6 +708,8 @@ class SyncWorker:
         for elder_id in page.removed_elders:
             work.elders.pop(elder_id, None)
         work.revoked.update(page.revoked_cards)
+        # A card bound again (found after being reported lost) is a current card of some entry: no longer revoked.
+        work.revoked.difference_update(key for entry in page.roster for key in entry.cards)
         if page.roster or page.removed_elders or page.revoked_cards:
             work.changed = True
         work.policy = page.offline_policy

@@ -65,7 +65,7 @@ def get_canteen(canteen_id: uuid.UUID, actor: CanteenReader, session: SessionDep
 
 @router.patch("/canteens/{canteen_id}", response_model=CanteenOut, responses=responses(401, 403, 404, 422))
 def update_canteen(canteen_id: uuid.UUID, body: CanteenUpdate, actor: CanteenWriter, session: SessionDep) -> CanteenOut:
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    changes = body.changes()
     canteen = service.update_canteen(session, actor=actor, canteen_id=canteen_id, changes=changes)
     session.commit()
     return canteen_out(canteen)

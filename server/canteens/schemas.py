@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,17 +15,32 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+OfflineHours = Annotated[int, Field(ge=1, le=24 * 30, description="hours without a successful sync (1–720)")]
+WarnMinutes = Annotated[int, Field(ge=0, le=24 * 60, description="countdown before the limit, minutes (0–1440)")]
+
+
 class CanteenCreate(_In):
     code: str = Field(min_length=1, max_length=32, pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=128)
     programme: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
     address: str = Field(default="", max_length=256)
+    offline_hours: OfflineHours | None = None
+    """The canteen's offline policy; absent: the server's defaults."""
+    offline_warn_minutes: WarnMinutes | None = None
 
 
 class CanteenUpdate(_In):
     name: str | None = Field(default=None, min_length=1, max_length=128)
     address: str | None = Field(default=None, max_length=256)
     active: bool | None = None
+    offline_hours: OfflineHours | None = None
+    """``null`` puts the canteen back on the server's default."""
+    offline_warn_minutes: WarnMinutes | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given; ``null`` means "not changed" except for the offline policy (back to the default)."""
+        given = self.model_dump(exclude_unset=True)
+        return {k: v for k, v in given.items() if v is not None or k.startswith("offline_")}
 
 
 class CanteenOut(BaseModel):
@@ -34,6 +50,8 @@ class CanteenOut(BaseModel):
     programme: str
     address: str
     active: bool
+    offline_hours: int | None
+    offline_warn_minutes: int | None
     created_at: datetime
 
 

@@ -18,7 +18,15 @@ from server.errors import Conflict, Invalid, NotFound
 
 
 def canteen_snapshot(c: Canteen) -> dict[str, Any]:
-    return {"code": c.code, "name": c.name, "programme": c.programme, "address": c.address, "active": c.active}
+    return {
+        "code": c.code,
+        "name": c.name,
+        "programme": c.programme,
+        "address": c.address,
+        "active": c.active,
+        "offline_hours": c.offline_hours,
+        "offline_warn_minutes": c.offline_warn_minutes,
+    }
 
 
 def get_canteen(session: Session, *, actor: Principal, canteen_id: uuid.UUID) -> Canteen:
@@ -36,12 +44,27 @@ def list_canteens(session: Session, *, actor: Principal) -> list[Canteen]:
 
 
 def create_canteen(
-    session: Session, *, actor: Principal, code: str, name: str, programme: str, address: str
+    session: Session,
+    *,
+    actor: Principal,
+    code: str,
+    name: str,
+    programme: str,
+    address: str,
+    offline_hours: int | None = None,
+    offline_warn_minutes: int | None = None,
 ) -> Canteen:
     taken = Conflict(f"食堂编号 {code} 已存在", f"canteen code {code} is taken", code="canteen.code_taken")
     if session.exec(select(Canteen).where(col(Canteen.code) == code)).first() is not None:
         raise taken
-    canteen = Canteen(code=code, name=name, programme=programme, address=address)
+    canteen = Canteen(
+        code=code,
+        name=name,
+        programme=programme,
+        address=address,
+        offline_hours=offline_hours,
+        offline_warn_minutes=offline_warn_minutes,
+    )
     session.add(canteen)
     try:
         session.flush()
@@ -61,6 +84,7 @@ def create_canteen(
 
 
 def update_canteen(session: Session, *, actor: Principal, canteen_id: uuid.UUID, changes: dict[str, Any]) -> Canteen:
+    """Change the given fields (a new offline policy reaches the canteen's terminals with their next pull)."""
     canteen = get_canteen(session, actor=actor, canteen_id=canteen_id)
     before = canteen_snapshot(canteen)
     for key, value in changes.items():

@@ -19,6 +19,11 @@ class Canteen(SQLModel, table=True):
     """The rule book (programme code) whose rules price meals here."""
     address: str = Field(default="", max_length=256)
     active: bool = True
+    offline_hours: int | None = None
+    """How long this canteen's terminals may grant subsidies without a successful sync (None: the server's
+    ``RUYI_SYNC_OFFLINE_HOURS``). Also how old a roster may be before intake flags it stale."""
+    offline_warn_minutes: int | None = None
+    """How long before that limit the cashier screen counts down (None: ``RUYI_SYNC_WARN_MINUTES``)."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 

@@ -150,6 +150,15 @@ def store_z_report(session: Session, *, actor: Principal, report: ZReportIn, now
     return ZReportAck(outcome="duplicate" if same else "conflict", server_time=now)
 
 
+def offline_policy(canteen: Canteen, settings: Settings) -> OfflinePolicy:
+    """The canteen's offline policy: its own hours and countdown where set, else the server's defaults."""
+    warn = canteen.offline_warn_minutes
+    return OfflinePolicy(
+        max_offline_hours=canteen.offline_hours or settings.sync_offline_hours,
+        warn_minutes=settings.sync_warn_minutes if warn is None else warn,
+    )
+
+
 # -- push ------------------------------------------------------------------------------------------------------
 
 
@@ -229,7 +238,7 @@ def push(
             zone=zone,
             skew=timedelta(seconds=settings.sync_clock_skew_seconds),
             far_past=timedelta(days=settings.sync_far_past_days),
-            offline=timedelta(hours=settings.sync_offline_hours),
+            offline=timedelta(hours=offline_policy(canteen, settings).max_offline_hours),
             card_secret=settings.card_key_secret.encode(),
         )
         for r in stored_records:
@@ -606,7 +615,7 @@ def pull(
     if at is not None and (at.change_no > current or (at.target is not None and at.target > current)):
         at = None
     page = settings.sync_roster_page
-    policy = OfflinePolicy(max_offline_hours=settings.sync_offline_hours, warn_minutes=settings.sync_warn_minutes)
+    policy = offline_policy(canteen, settings)
     category_key = settings.category_key.encode()
     card_secret = settings.card_key_secret.encode()
 

@@ -16,6 +16,24 @@ def test_canteen_crud_and_code_conflict(api: Api) -> None:
     assert api.client.post("/api/v1/canteens", headers=api.operator, json={}).status_code == 403
 
 
+def test_a_canteen_can_have_its_own_offline_policy(api: Api) -> None:
+    c = canteen(api)
+    assert (c["offline_hours"], c["offline_warn_minutes"]) == (None, None)  # the server's defaults
+    url = f"/api/v1/canteens/{c['id']}"
+    own = api.ok("PATCH", url, api.admin, json={"offline_hours": 72, "offline_warn_minutes": 120})
+    assert (own["offline_hours"], own["offline_warn_minutes"]) == (72, 120)
+    renamed = api.ok("PATCH", url, api.admin, json={"name": "改名"})  # other fields leave the policy alone
+    assert (renamed["offline_hours"], renamed["offline_warn_minutes"]) == (72, 120)
+    for bad in ({"offline_hours": 0}, {"offline_hours": 721}, {"offline_warn_minutes": -1}):
+        r = api.client.patch(url, headers=api.admin, json=bad)
+        assert r.status_code == 422, bad
+    assert api.ok("GET", url, api.operator)["offline_hours"] == 72
+    back = api.ok("PATCH", url, api.admin, json={"offline_hours": None})
+    assert (back["offline_hours"], back["offline_warn_minutes"]) == (None, 120)
+    log = api.ok("GET", "/api/v1/audit", api.auditor, params={"object_id": c["id"]})
+    assert any(e["after"].get("offline_hours") == 72 for e in log)
+
+
 def test_menu_items_with_dates_and_manager_scope(api: Api) -> None:
     a, b = canteen(api, "ry-01"), canteen(api, "ry-02")
     mgr_a = api.manager(a["id"])

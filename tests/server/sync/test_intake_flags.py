@@ -183,6 +183,18 @@ def test_stale_roster(world: World) -> None:
     assert codes(world) == {"stale_roster"}
 
 
+def test_stale_roster_follows_the_canteens_own_offline_policy(api: Api, world: World) -> None:
+    api.ok("PATCH", f"/api/v1/canteens/{world.canteen_a}", api.admin, json={"offline_hours": 72})
+    chain = world.chain(world.ta)
+    r = chain.sale()
+    world.push(world.ta, chain.records, snapshot=r.service_time - timedelta(hours=25))  # within A's 72 hours
+    assert world.flags() == []
+    s = chain.sale()
+    world.push(world.ta, chain.records, snapshot=s.service_time - timedelta(hours=73))
+    (flag,) = world.api.ok("GET", "/api/v1/meal-flags", world.api.admin)
+    assert flag["code"] == "stale_roster" and flag["evidence"]["limit_hours"] == 72
+
+
 def test_manual_identification(world: World) -> None:
     chain = world.chain(world.ta)
     chain.sale(elder=world.elders[0], by="manual")

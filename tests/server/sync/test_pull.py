@@ -48,6 +48,19 @@ def test_full_resync_then_deltas(api: Api, world: World) -> None:
     assert "乙店新菜" not in str(menu) and "乙店新菜" not in str(full)
 
 
+def test_each_canteen_gets_its_own_offline_policy(api: Api, world: World) -> None:
+    full = pull(world, world.ta)
+    api.ok(
+        "PATCH",
+        f"/api/v1/canteens/{world.canteen_a}",
+        api.admin,
+        json={"offline_hours": 48, "offline_warn_minutes": 90},
+    )
+    delta = pull(world, world.ta, full["cursor"])
+    assert delta["offline_policy"] == {"max_offline_hours": 48, "warn_minutes": 90}
+    assert pull(world, world.tb)["offline_policy"] == {"max_offline_hours": 24, "warn_minutes": 60}  # B: defaults
+
+
 def test_revocation_and_cancellation_arrive_as_deltas(api: Api, world: World) -> None:
     cursor = pull(world, world.ta)["cursor"]
     who = world.elders[0]
