@@ -64,6 +64,6 @@ def test_a_card_bound_again_after_being_revoked_is_accepted_after_a_delta(termin
         call("POST", f"/elders/{who['id']}/cards", 201, {"kind": "uid", "serial": "04A1B2C3D4"})  # found again
         assert worker.sync_once()
         assert worker.state.cursor is not None
-        assert key not in worker.snapshot.revoked and worker.snapshot.data.elders[0].cards == (key,)
+        assert key not in worker.snapshot.revoked and list(worker.snapshot.data.elders[0].cards) == [key]
     finally:
         worker.stop()
