@@ -175,14 +175,16 @@ def _amount(tier: Tier, price: Fen) -> Fen:
 
 
 def _combine(version: RuleVersion, tiers: Sequence[Tier], price: Fen) -> list[Tier]:
-    """The tiers that pay: the largest one under ``highest``; the largest of each group under ``sum``.
-    Ties go to the tier listed first, so the same inputs always give the same quote."""
-    best: dict[str, tuple[Fen, Tier]] = {}
+    """The tiers that pay: the largest one under ``highest``; the largest of each group under ``sum``. A free
+    meal beats any amount (it is the whole price, and no cap or co-payment floor applies to it; a fixed amount
+    as large as the price would still leave the floor to pay). Ties go to the tier listed first, so the same
+    inputs always give the same quote."""
+    best: dict[str, tuple[tuple[bool, Fen], Tier]] = {}
     for t in tiers:
         arena = "" if version.combine == "highest" else (t.group or f"tier:{t.id}")
-        amount = _amount(t, price)
-        if arena not in best or amount > best[arena][0]:
-            best[arena] = (amount, t)
+        rank = (t.subsidy.free, _amount(t, price))
+        if arena not in best or rank > best[arena][0]:
+            best[arena] = (rank, t)
     return [t for _, t in best.values()]
 
 

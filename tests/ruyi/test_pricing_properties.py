@@ -174,3 +174,40 @@ def test_adding_a_category_never_raises_what_the_elder_pays(
         update={"categories": (*who.categories, CategorySpan(code=extra, valid_from=date(2000, 1, 1)))}
     )
     assert quote(more, m, hist, rules).elder_pays <= quote(who, m, hist, rules).elder_pays
+
+
+def test_a_free_meal_tier_wins_a_tie_with_a_fixed_amount_as_large_as_the_price() -> None:
+    """Found by the property above: a fixed ¥1 tier for category ``a`` listed before a free tier for everyone
+    won the tie on a ¥0.01 meal, and the ¥1 co-payment floor then took its whole subsidy, so gaining category
+    ``a`` made the elder pay."""
+    data = {
+        "format": 1,
+        "programme": "prop",
+        "name": "regression",
+        "categories": {"a": "A"},
+        "versions": [
+            {
+                "id": "v1",
+                "effective_from": DAY0.isoformat(),
+                "min_age": 60,
+                "subsidised_slots": ["lunch"],
+                "combine": "highest",
+                "min_copay": "1.00",
+                "tiers": [
+                    {"id": "fixed", "label": "A", "when": {"categories_any": ["a"]}, "subsidy": {"fixed": "1.00"}},
+                    {"id": "free", "label": "all", "when": {}, "subsidy": {"free": True}},
+                ],
+            }
+        ],
+    }
+    rules = load_rulebook(data)
+    meal = MealRequest(canteen_id="c1", slot="lunch", price=1, service_time=datetime(2026, 3, 1, 12, tzinfo=SHANGHAI))
+    born = ElderProfile(
+        elder_id="e",
+        birth_date=date(1950, 1, 1),
+        statuses=(StatusChange(status=EnrolmentStatus.ENROLLED, effective_from=DAY0),),
+    )
+    with_a = born.model_copy(update={"categories": (CategorySpan(code="a", valid_from=date(2000, 1, 1)),)})
+    for who in (born, with_a):
+        q = quote(who, meal, [], rules)
+        assert (q.elder_pays, q.tiers) == (0, ("free",)), q
