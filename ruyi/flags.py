@@ -33,6 +33,10 @@ FLAG_TEXT: dict[str, tuple[str, str]] = {
     "future_service_time": ("就餐时间晚于服务器当前时间", "the service time is in the future"),
     "far_past_service_time": ("就餐时间过于久远", "the service time is implausibly far in the past"),
     "manual_identification": ("人工查找身份（未刷卡）", "identified by hand (no card tapped)"),
+    "void_irregular": (
+        "作废记录异常：找不到本终端的原销售、重复作废、跨日作废或金额与原销售不符",
+        "an irregular void: no such sale of this terminal, voided twice, on another day, or amounts differ",
+    ),
     **{f"{CHAIN_PREFIX}{kind}": text for kind, text in FAULT_TEXT.items()},
 }
 FLAG_CODES = frozenset(FLAG_TEXT)

@@ -55,6 +55,7 @@ class IntakeContext:
     terminal_clock: datetime
     snapshot_created_at: datetime | None
     canteen_id: uuid.UUID
+    terminal_id: uuid.UUID
     book: RuleBook | None
     zone: ZoneInfo
     skew: timedelta
@@ -423,6 +424,59 @@ def sale_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContex
             )
     if ctx.book is not None:
         out.extend(_limit_flags(ctx.book, {(elder_of[r.meal_id], day_of[r.meal_id]) for r in sales}, day_meals))
+    return out
+
+
+VOID_COMPARED = ("price", "subsidy", "elder_pays", "subsidised")
+
+
+def void_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContext) -> list[Flag]:
+    """Voids a terminal would not have made: of no stored sale of the same terminal, of a sale already voided
+    (by a void with a lower meal id, the one settlement honours), on another service day, or not repeating
+    the sale's elder and amounts. One ``void_irregular`` flag per void, with every problem found."""
+    voids = [r for r in records if r.kind == "void"]
+    if not voids:
+        return []
+    targets = sorted({r.refers_to for r in voids if r.refers_to is not None})
+    cols = (col(Meal.meal_id), col(Meal.terminal_id), col(Meal.kind), col(Meal.elder_id), col(Meal.service_date))
+    amounts = tuple(getattr(Meal, f) for f in VOID_COMPARED)
+    sales = {
+        row.meal_id: row
+        for row in session.execute(sa.select(*cols, *amounts).where(among(session, col(Meal.meal_id), targets)))
+    }
+    first_void: dict[uuid.UUID, uuid.UUID] = {}
+    for target, meal_id in session.execute(
+        sa.select(col(Meal.refers_to), col(Meal.meal_id)).where(
+            among(session, col(Meal.refers_to), targets), col(Meal.kind) == "void"
+        )
+    ):
+        first_void[target] = min(meal_id, first_void.get(target, meal_id))
+    out: list[Flag] = []
+    for r in voids:
+        sale = sales.get(r.refers_to) if r.refers_to is not None else None
+        problems: list[str] = []
+        if sale is None or sale.kind != "sale":
+            problems.append("unknown_sale" if sale is None else "not_a_sale")
+        else:
+            if sale.terminal_id != ctx.terminal_id:
+                problems.append("other_terminal")
+            if first_void.get(sale.meal_id, r.meal_id) != r.meal_id:
+                problems.append("repeated")
+            if r.service_time.astimezone(ctx.zone).date() != sale.service_date:
+                problems.append("other_day")
+            if as_uuid(r.elder_id) != sale.elder_id or any(
+                getattr(r.quote, f) != getattr(sale, f) for f in VOID_COMPARED
+            ):
+                problems.append("differs")
+        if problems:
+            evidence: dict[str, Any] = {"problems": problems, "refers_to": str(r.refers_to)}
+            if sale is not None:
+                evidence["sale"] = {f: getattr(sale, f) for f in VOID_COMPARED}
+                evidence["sale"]["service_date"] = sale.service_date.isoformat()
+                evidence["void"] = {f: getattr(r.quote, f) for f in VOID_COMPARED}
+                if "repeated" in problems:
+                    evidence["voided_by"] = str(first_void[sale.meal_id])
+            out.append(Flag(r.meal_id, "void_irregular", evidence))
     return out
 
 

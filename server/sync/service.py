@@ -63,7 +63,7 @@ from server.errors import Forbidden, ServerError
 from server.meals.tables import Meal, MealFlag
 from server.rules.service import load_book
 from server.sync.changes import current_change_no
-from server.sync.intake import Flag, IntakeContext, among, as_uuid, profiles_of, sale_flags, time_flags
+from server.sync.intake import Flag, IntakeContext, among, as_uuid, profiles_of, sale_flags, time_flags, void_flags
 from server.sync.tables import SyncAlert, SyncChange, SyncTerminal, SyncZReport
 
 log = logging.getLogger("ruyi.sync")
@@ -234,6 +234,7 @@ def push(
             terminal_clock=request.terminal_clock,
             snapshot_created_at=request.snapshot_created_at,
             canteen_id=canteen_id,
+            terminal_id=terminal_id,
             book=book,
             zone=zone,
             skew=timedelta(seconds=settings.sync_clock_skew_seconds),
@@ -244,6 +245,7 @@ def push(
         for r in stored_records:
             flags += time_flags(r, ctx)
         flags += sale_flags(session, records=stored_records, ctx=ctx)
+        flags += void_flags(session, records=stored_records, ctx=ctx)
     _store_flags(session, flags, now=now)
     for alert in alerts:
         session.add(alert)

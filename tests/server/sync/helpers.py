@@ -122,6 +122,24 @@ class Chain:
                 )
         return record
 
+    def void(self, sale: MealRecord, *, when: datetime | None = None, **over: Any) -> MealRecord:
+        """A void of ``sale`` as a terminal makes it (the sale's fields repeated), with ``over`` changed."""
+        seq, prev = self.head
+        when = when or sale.service_time + timedelta(minutes=1)
+        update = {
+            "meal_id": uuid7(int(when.timestamp() * 1000), os.urandom(10)),
+            "seq": seq + 1,
+            "kind": "void",
+            "refers_to": sale.meal_id,
+            "reason": "点错",
+            "service_time": when,
+            "prev_hash": prev,
+            "hash": UNSEALED,
+        }
+        record = seal(sale.model_copy(update=update | over))
+        self.records.append(record)
+        return record
+
     def walk_ins(self, n: int, *, start: datetime | None = None) -> list[MealRecord]:
         start = start or yesterday_noon() - timedelta(hours=1)
         return [self.sale(when=start + timedelta(seconds=i)) for i in range(n)]

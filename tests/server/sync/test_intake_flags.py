@@ -83,23 +83,7 @@ def test_a_voided_meal_does_not_count_towards_the_limit(api: Api, world: World) 
     elder = world.elders[0]
     at_a, at_b = world.chain(world.ta), world.chain(world.tb)
     noon = yesterday_noon()
-    sale = at_a.sale(elder=elder, when=noon)
-    seq, prev = at_a.head
-    void = seal(
-        sale.model_copy(
-            update={
-                "meal_id": uuid7(int((noon + timedelta(minutes=1)).timestamp() * 1000), bytes(10)),
-                "seq": seq + 1,
-                "kind": "void",
-                "refers_to": sale.meal_id,
-                "reason": "点错",
-                "service_time": noon + timedelta(minutes=1),
-                "prev_hash": prev,
-                "hash": UNSEALED,
-            }
-        )
-    )
-    at_a.records.append(void)
+    at_a.void(at_a.sale(elder=elder, when=noon))
     world.push(world.ta, at_a.records)
     world.history.clear()
     at_b.sale(elder=elder, when=noon + timedelta(minutes=20))
@@ -193,6 +177,41 @@ def test_stale_roster_follows_the_canteens_own_offline_policy(api: Api, world: W
     world.push(world.ta, chain.records, snapshot=s.service_time - timedelta(hours=73))
     (flag,) = world.api.ok("GET", "/api/v1/meal-flags", world.api.admin)
     assert flag["code"] == "stale_roster" and flag["evidence"]["limit_hours"] == 72
+
+
+def test_a_void_as_the_terminal_makes_it_has_no_flag(world: World) -> None:
+    chain = world.chain(world.ta)
+    chain.void(chain.sale(elder=world.elders[0]))
+    chain.void(chain.sale())
+    world.push(world.ta, chain.records)
+    assert world.flags() == []
+
+
+def test_irregular_voids_are_flagged_with_what_is_wrong(world: World) -> None:
+    at_a, at_b = world.chain(world.ta), world.chain(world.tb)
+    other = at_b.sale()
+    world.push(world.tb, at_b.records)
+    sale = at_a.sale(elder=world.elders[0])
+    first = at_a.void(sale)
+    twice = at_a.void(sale)
+    changed = at_a.void(at_a.sale(), quote=sale.quote)  # a walk-in voided with an elder's subsidy
+    late = at_a.void(at_a.sale(), when=yesterday_noon() + timedelta(days=1))
+    here = {"terminal_id": world.ta.id, "canteen_id": world.ta.canteen_id}
+    foreign = at_a.void(other, **here)
+    nothing = at_a.void(other, refers_to=uuid7(0, bytes(10)), **here)
+    world.push(world.ta, at_a.records)
+    flags = {f["meal_id"]: f for f in world.api.ok("GET", "/api/v1/meal-flags", world.api.admin)}
+    problems = {mid: f["evidence"]["problems"] for mid, f in flags.items() if f["code"] == "void_irregular"}
+    assert problems == {
+        str(twice.meal_id): ["repeated"],
+        str(changed.meal_id): ["differs"],
+        str(late.meal_id): ["other_day"],
+        str(foreign.meal_id): ["other_terminal"],
+        str(nothing.meal_id): ["unknown_sale"],
+    }
+    assert str(first.meal_id) not in flags
+    assert flags[str(twice.meal_id)]["evidence"]["voided_by"] == str(first.meal_id)
+    assert flags[str(changed.meal_id)]["evidence"]["sale"]["subsidy"] == 0
 
 
 def test_manual_identification(world: World) -> None:
