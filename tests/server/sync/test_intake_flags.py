@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -196,7 +197,7 @@ def test_irregular_voids_are_flagged_with_what_is_wrong(world: World) -> None:
     twice = at_a.void(sale)
     changed = at_a.void(at_a.sale(), quote=sale.quote)  # a walk-in voided with an elder's subsidy
     late = at_a.void(at_a.sale(), when=yesterday_noon() + timedelta(days=1))
-    here = {"terminal_id": world.ta.id, "canteen_id": world.ta.canteen_id}
+    here: dict[str, Any] = {"terminal_id": world.ta.id, "canteen_id": world.ta.canteen_id}
     foreign = at_a.void(other, **here)
     nothing = at_a.void(other, refers_to=uuid7(0, bytes(10)), **here)
     world.push(world.ta, at_a.records)
