@@ -138,6 +138,9 @@ class Chain:
         }
         record = seal(sale.model_copy(update=update | over))
         self.records.append(record)
+        if sale.elder_id is not None:  # a voided meal no longer counts towards the elder's limits
+            history = self.world.history.get(sale.elder_id, [])
+            self.world.history[sale.elder_id] = [h for h in history if h.service_time != sale.service_time]
         return record
 
     def walk_ins(self, n: int, *, start: datetime | None = None) -> list[MealRecord]:

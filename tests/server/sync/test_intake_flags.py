@@ -194,7 +194,7 @@ def test_irregular_voids_are_flagged_with_what_is_wrong(world: World) -> None:
     world.push(world.tb, at_b.records)
     sale = at_a.sale(elder=world.elders[0])
     first = at_a.void(sale)
-    twice = at_a.void(sale)
+    twice = at_a.void(sale, when=sale.service_time + timedelta(minutes=3))  # a later void: a higher meal id
     changed = at_a.void(at_a.sale(), quote=sale.quote)  # a walk-in voided with an elder's subsidy
     late = at_a.void(at_a.sale(), when=yesterday_noon() + timedelta(days=1))
     here: dict[str, Any] = {"terminal_id": world.ta.id, "canteen_id": world.ta.canteen_id}

@@ -8,6 +8,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from ruyi.meal import MealRecord
@@ -156,3 +157,12 @@ def test_a_report_whose_figures_do_not_add_up_is_refused(world: World) -> None:
     r = world.api.client.post(Z, headers=world.ta.headers, json=body | {"protocol": 2})
     assert r.status_code == 426 and r.json()["error"] == "sync.upgrade_required"
     assert _stored(world) == []
+
+
+def test_z_reports_are_append_only(world: World) -> None:
+    day, _kept, records = _day_records(world, world.ta)
+    _send(world, world.ta, _report(world.ta, day, records, made_at=at(day, 21, 0)))
+    for statement in ("UPDATE z_reports SET meals = 0", "DELETE FROM z_reports"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), world.api.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    assert len(_stored(world)) == 1
