@@ -3,15 +3,13 @@ POST /sync/push, statements driven through the API."""
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ruyi.meal import UNSEALED, MealRecord, seal, uuid7
 from ruyi.settlement import Month
 from server.base import local_today
-from tests.server.sync.helpers import Chain, World
+from tests.server.sync.helpers import World
 
 ZONE = ZoneInfo("Asia/Shanghai")
 S = "/api/v1/settlements"
@@ -24,32 +22,6 @@ def last_month() -> Month:
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), ZONE)
-
-
-def void(chain: Chain, original: MealRecord, *, when: datetime | None = None) -> MealRecord:
-    """A void of ``original`` as the terminal ledger makes it (the sale's fields repeated)."""
-    seq, prev = chain.head
-    when = when or original.service_time + timedelta(minutes=2)
-    record = seal(
-        original.model_validate(
-            original.model_dump()
-            | {
-                "meal_id": uuid7(int(when.timestamp() * 1000), os.urandom(10)),
-                "seq": seq + 1,
-                "kind": "void",
-                "refers_to": original.meal_id,
-                "service_time": when,
-                "reason": "点错菜",
-                "prev_hash": prev,
-                "hash": UNSEALED,
-            }
-        )
-    )
-    chain.records.append(record)
-    if original.elder_id is not None:  # a voided meal no longer counts towards the elder's limits
-        history = chain.world.history.get(original.elder_id, [])
-        chain.world.history[original.elder_id] = [h for h in history if h.service_time != original.service_time]
-    return record
 
 
 def create(world: World, canteen_id: str, month: Month | str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from tests.server.settlements.helpers import S, at, create, last_month, void
+from tests.server.settlements.helpers import S, at, create, last_month
 from tests.server.sync.helpers import World
 
 
@@ -35,9 +35,9 @@ def test_programme_month_equals_each_canteens_statement(world: World) -> None:
         b.sale(elder=e1, when=at(day, 11, 20 + i))
         b.sale(elder=e3, when=at(day, 17, i), slot="dinner")
     voided_a = a.sale(elder=e2, when=at(last, 12, 30))
-    void(a, voided_a)
+    a.void(voided_a)
     voided_b = b.sale(when=at(first, 12, 40))
-    void(b, voided_b)
+    b.void(voided_b)
     world.push(world.ta, a.records)
     world.push(world.tb, b.records)
 

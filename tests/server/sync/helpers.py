@@ -122,6 +122,34 @@ class Chain:
                 )
         return record
 
+    def void(self, original: MealRecord, *, when: datetime | None = None) -> MealRecord:
+        """A void of ``original`` made on this terminal as its ledger makes it (the sale's fields repeated); the
+        original may be another terminal's record, as intake allows."""
+        seq, prev = self.head
+        when = when or original.service_time + timedelta(minutes=2)
+        record = seal(
+            original.model_validate(
+                original.model_dump()
+                | {
+                    "meal_id": uuid7(int(when.timestamp() * 1000), os.urandom(10)),
+                    "terminal_id": self.term.id,
+                    "canteen_id": self.term.canteen_id,
+                    "seq": seq + 1,
+                    "kind": "void",
+                    "refers_to": original.meal_id,
+                    "service_time": when,
+                    "reason": "点错菜",
+                    "prev_hash": prev,
+                    "hash": UNSEALED,
+                }
+            )
+        )
+        self.records.append(record)
+        if original.elder_id is not None:  # a voided meal no longer counts towards the elder's limits
+            history = self.world.history.get(original.elder_id, [])
+            self.world.history[original.elder_id] = [h for h in history if h.service_time != original.service_time]
+        return record
+
     def walk_ins(self, n: int, *, start: datetime | None = None) -> list[MealRecord]:
         start = start or yesterday_noon() - timedelta(hours=1)
         return [self.sale(when=start + timedelta(seconds=i)) for i in range(n)]
