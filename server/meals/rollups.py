@@ -31,7 +31,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from ruyi.settlement import Month
-from server.meals.tables import Meal, MealElderDay
+from server.meals.tables import Meal, MealActivity, MealElderDay
 from server.sync.intake import among
 
 WALK_IN = ""
@@ -48,6 +48,7 @@ NIL = uuid.UUID(int=0)
 """The terminal of a named elder's row (only walk-ins are kept per terminal)."""
 AMOUNTS = ("sales", "subsidised", "price", "subsidy", "elder_pays")
 KEYS = ("canteen_id", "service_date", "elder_key", "terminal_id")
+ACTIVITY_KEYS = ("canteen_id", "month", "terminal_id")
 LOCK_KEY = 0x7275_7969_726F_6C6C
 """The advisory lock of rollup writers (``ruyi`` ``roll``)."""
 
@@ -59,6 +60,10 @@ Key = tuple[uuid.UUID, date, str, uuid.UUID]
 
 def _table() -> sa.Table:
     return cast(sa.Table, MealElderDay.__table__)  # type: ignore[attr-defined]
+
+
+def _activity() -> sa.Table:
+    return cast(sa.Table, MealActivity.__table__)  # type: ignore[attr-defined]
 
 
 def elder_key(identified_by: str, elder_id: uuid.UUID | None, canonical: str) -> str:
@@ -75,7 +80,7 @@ def elder_key(identified_by: str, elder_id: uuid.UUID | None, canonical: str) ->
     return str(json.loads(canonical).get("elder_id") or WALK_IN)
 
 
-def key_of(meal: Mapping[str, Any]) -> Key:
+def key_of(meal: Mapping[Any, Any]) -> Key:
     """The row a sale counts in (``meal``: its columns by name)."""
     walk_in = meal["identified_by"] == "walk_in"
     return (
@@ -105,30 +110,33 @@ _SALE_COLUMNS = (
 
 
 def apply_intake(session: Session, *, rows: Sequence[Mapping[str, Any]], inserted: Collection[uuid.UUID]) -> None:
-    """Add what the meals just inserted change to the rollups (``rows``: the meal rows intake tried to insert,
-    by column name; ``inserted``: the ids the database inserted)."""
+    """Add what the meals just inserted change to the rollups, and note the canteen-months they touch in
+    ``meal_activity`` (``rows``: the meal rows intake tried to insert, by column name; ``inserted``: the ids the
+    database inserted)."""
     new = [r for r in rows if r["meal_id"] in inserted]
     sales = {r["meal_id"]: r for r in new if r["kind"] == "sale"}
-    targets = {r["refers_to"] for r in new if r["kind"] == "void"} - sales.keys()
-    if not sales and not targets:
+    refs = [r for r in new if r["kind"] != "sale"]
+    if not sales and not refs:
         return
+    targets = {r["refers_to"] for r in refs} - sales.keys()
+    voided = {r["refers_to"] for r in refs if r["kind"] == "void"} - sales.keys()
     stored = _stored_sales(session, targets)
     if session.get_bind().dialect.name == "postgresql":
         terminal = new[0]["terminal_id"]
-        exclusive = any(t not in stored or stored[t]["terminal_id"] != terminal for t in targets)
+        exclusive = any(t not in stored or stored[t]["terminal_id"] != terminal for t in voided)
         lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         session.execute(sa.select(getattr(sa.func, lock)(LOCK_KEY)))
         if exclusive:  # what the voids refer to, as it stands now that no other push is in flight
             stored = _stored_sales(session, targets)
-    voids = list(
+    referring = list(
         session.execute(
-            sa.select(col(Meal.refers_to), col(Meal.meal_id)).where(
-                col(Meal.kind) == "void", among(session, col(Meal.refers_to), sales.keys() | stored.keys())
-            )
+            sa.select(
+                col(Meal.refers_to), col(Meal.meal_id), col(Meal.kind), col(Meal.terminal_id), col(Meal.received_at)
+            ).where(among(session, col(Meal.refers_to), sales.keys() | stored.keys()))
         )
     )
-    voided_now = {sale for sale, _void in voids}
-    voided_before = {sale for sale, void in voids if void not in inserted}
+    voided_now = {r.refers_to for r in referring if r.kind == "void"}
+    voided_before = {r.refers_to for r in referring if r.kind == "void" and r.meal_id not in inserted}
     deltas: dict[Key, list[int]] = defaultdict(lambda: [0] * len(AMOUNTS))
     for meal_id, sale in (*sales.items(), *stored.items()):
         live_before = meal_id in stored and meal_id not in voided_before
@@ -140,6 +148,19 @@ def apply_intake(session: Session, *, rows: Sequence[Mapping[str, Any]], inserte
             for i, amount in enumerate(amounts):
                 row[i] += sign * amount
     upsert(session, {k: v for k, v in deltas.items() if any(v)})
+    # The canteen-months touched: by the sales inserted, by the records inserted that refer to a sale, and by
+    # records stored before the sale they refer to (so that the activity is the meals', whatever came first).
+    touched: dict[tuple[uuid.UUID, date, uuid.UUID], datetime] = {}
+    touching = [(s, s["terminal_id"], s["received_at"]) for s in sales.values()]
+    touching += [
+        (sales.get(r.refers_to) or stored[r.refers_to], r.terminal_id, r.received_at)
+        for r in referring
+        if r.meal_id in inserted or r.refers_to in sales
+    ]
+    for sale, terminal_id, received_at in touching:
+        key = (sale["canteen_id"], sale["service_date"].replace(day=1), terminal_id)
+        touched[key] = max(received_at, touched.get(key, received_at))
+    _note_activity(session, touched)
 
 
 def _stored_sales(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Mapping[Any, Any]]:
@@ -178,6 +199,18 @@ def upsert(session: Session, deltas: Mapping[Key, Sequence[int]]) -> None:
         index_elements=list(KEYS), set_={a: table.c[a] + stmt.excluded[a] for a in AMOUNTS}
     )
     values = [dict(zip(KEYS, k, strict=True)) | dict(zip(AMOUNTS, deltas[k], strict=True)) for k in keys]
+    session.execute(stmt, values)
+
+
+def _note_activity(session: Session, touched: Mapping[tuple[uuid.UUID, date, uuid.UUID], datetime]) -> None:
+    if not touched:
+        return
+    table = _activity()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    stmt = (postgresql.insert if postgres else sqlite.insert)(table)
+    later = (sa.func.greatest if postgres else sa.func.max)(table.c.received_at, stmt.excluded.received_at)
+    stmt = stmt.on_conflict_do_update(index_elements=list(ACTIVITY_KEYS), set_={"received_at": later})
+    values = [dict(zip(ACTIVITY_KEYS, k, strict=True)) | {"received_at": touched[k]} for k in sorted(touched, key=str)]
     session.execute(stmt, values)
 
 
@@ -233,14 +266,47 @@ def expected(session: Session, month: Month | None = None) -> sa.Subquery:
     )
 
 
+def expected_activity(session: Session, month: Month | None = None) -> sa.Subquery:
+    """``meal_activity`` as the meals give it: per sale's canteen and month and per sending terminal, the latest
+    receipt of a sale or of a record referring to one (sales read directly, the few others joined to theirs)."""
+    sale = sa.orm.aliased(Meal, name="sale")
+    ref = sa.orm.aliased(Meal, name="ref")
+    own = sa.select(col(sale.canteen_id), col(sale.service_date), col(sale.terminal_id), col(sale.received_at)).where(
+        col(sale.kind) == "sale", *_in(col(sale.service_date), month)
+    )
+    referring = (
+        sa.select(col(sale.canteen_id), col(sale.service_date), col(ref.terminal_id), col(ref.received_at))
+        .join_from(ref, sale, col(sale.meal_id) == col(ref.refers_to))
+        .where(col(ref.refers_to).is_not(None), col(sale.kind) == "sale", *_in(col(sale.service_date), month))
+    )
+    both = sa.union_all(own, referring).subquery("touching")
+    first_day: sa.ColumnElement[Any] = (
+        sa.cast(sa.func.date_trunc("month", both.c.service_date), sa.Date)
+        if session.get_bind().dialect.name == "postgresql"
+        else sa.func.date(both.c.service_date, "start of month")
+    )
+    per_record = sa.select(
+        both.c.canteen_id, first_day.label("month"), both.c.terminal_id, both.c.received_at
+    ).subquery("per_record")
+    keys = [per_record.c[k] for k in ACTIVITY_KEYS]
+    return (
+        sa.select(*keys, sa.func.max(per_record.c.received_at).label("received_at"))
+        .group_by(*keys)
+        .subquery("expected_activity")
+    )
+
+
 def rebuild(session: Session, *, month: Month | None = None) -> int:
-    """Replace the rollups (of ``month``, or all) by the sums of the meals; the number of rows written. For a
-    bulk load, or to repair what :func:`differences` found (take intake offline meanwhile)."""
+    """Replace the rollups and the activity (of ``month``, or all) by what the meals give; the number of rollup
+    rows written. For a bulk load, or to repair what :func:`differences` found (take intake offline meanwhile)."""
+    for table, source, day in (
+        (_table(), expected(session, month), "service_date"),
+        (_activity(), expected_activity(session, month), "month"),
+    ):
+        session.execute(sa.delete(table).where(*_in(table.c[day], month)))
+        names = [c.name for c in table.columns]
+        session.execute(sa.insert(table).from_select(names, sa.select(*(source.c[n] for n in names))))
     table = _table()
-    session.execute(sa.delete(table).where(*_in(table.c.service_date, month)))
-    source = expected(session, month)
-    names = list(KEYS + AMOUNTS)
-    session.execute(sa.insert(table).from_select(names, sa.select(*(source.c[n] for n in names))))
     written = sa.select(sa.func.count()).select_from(table).where(*_in(table.c.service_date, month))
     return int(session.execute(written).scalar_one())
 

@@ -109,3 +109,20 @@ class MealElderDay(SQLModel, table=True):
     """Integer fen (as are the two sums below)."""
     subsidy: int
     elder_pays: int
+
+
+class MealActivity(SQLModel, table=True):
+    """When each terminal last brought something to a canteen-month's sales: a sale of that month, or a void or
+    reprint of one (kept by intake with the rollups, :mod:`server.meals.rollups`). Settlement asks it whether a
+    closed month saw anything after it closed, for every canteen at once, without reading the month's meals.
+    One row per terminal, so that a canteen's terminals do not queue on one row."""
+
+    __tablename__ = "meal_activity"
+
+    canteen_id: uuid.UUID = Field(foreign_key="canteens.id", primary_key=True)
+    month: date = Field(primary_key=True)
+    """The first day of the sales' month."""
+    terminal_id: uuid.UUID = Field(primary_key=True)
+    """The terminal that sent the record (a void may come from another terminal than its sale)."""
+    received_at: datetime = Field(sa_column=ts_column())
+    """The latest such record's receipt time."""

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from ruyi.meal import MealRecord, seal, uuid7
 from server.meals.rollups import AMOUNTS, KEYS, Key
-from server.meals.tables import MealElderDay
+from server.meals.tables import MealActivity, MealElderDay
 from tests.server.sync.helpers import Chain, World
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -73,7 +73,7 @@ def past_days(n: int) -> list[date]:
 
 
 def snapshot(conn: sa.Connection) -> dict[Key, tuple[int, ...]]:
-    """The rollup rows as {key: amounts}, rows of zeros left out."""
+    """The rollup rows as {key: amounts}, rows of zeros left out (see :func:`activity` for the other table)."""
     table = MealElderDay.__table__  # type: ignore[attr-defined]
     out: dict[Key, tuple[int, ...]] = {}
     for r in conn.execute(sa.select(table)):
@@ -83,3 +83,9 @@ def snapshot(conn: sa.Connection) -> dict[Key, tuple[int, ...]]:
             key = tuple(m[k] for k in KEYS)
             out[(uuid.UUID(str(key[0])), key[1], key[2], uuid.UUID(str(key[3])))] = amounts
     return out
+
+
+def activity(conn: sa.Connection) -> dict[tuple[uuid.UUID, date, uuid.UUID], datetime]:
+    """``meal_activity`` as {(canteen, month, terminal): received_at}."""
+    table = MealActivity.__table__  # type: ignore[attr-defined]
+    return {(r.canteen_id, r.month, r.terminal_id): r.received_at for r in conn.execute(sa.select(table))}

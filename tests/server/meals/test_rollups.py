@@ -1,7 +1,8 @@
 """The daily rollups intake keeps equal the sums of the meals, whatever arrives: duplicates, conflicts, voids
-before their sales, double voids, voids of voids, another terminal's (or canteen's) voids, walk-ins; the
-migration that made the table fills it the same way; and concurrent pushes of a sale and its void from two
-terminals (or of two voids of one sale) leave it right."""
+before their sales, double voids, voids of voids, another terminal's (or canteen's) voids, walk-ins; so does the
+activity it notes per canteen-month and terminal; the migration that made the tables fills them the same way;
+and concurrent pushes of a sale and its void from two terminals (or of two voids of one sale) leave them
+right."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from alembic import command
 
 from server.db import alembic_config, open_session
 from server.meals.rollups import differences, rebuild
-from tests.server.meals.helpers import past_days, random_intake, snapshot
+from tests.server.meals.helpers import activity, past_days, random_intake, snapshot
 from tests.server.sync.helpers import PUSH, World, now_utc
 from tests.server.test_races import live  # noqa: F401 (the live uvicorn fixture)
 
@@ -28,9 +29,9 @@ def test_rollups_equal_the_meals_after_random_intake(world: World, seed: int) ->
     engine = world.api.engine
     with open_session(engine, write=True) as session:
         assert differences(session) == []
-        before = snapshot(session.connection())
+        before, noted = snapshot(session.connection()), activity(session.connection())
         assert rebuild(session) == len(before)
-        assert snapshot(session.connection()) == before
+        assert snapshot(session.connection()) == before and activity(session.connection()) == noted
     voided = {r.refers_to for r in made if r.kind == "void"}
     sales = {r.meal_id for r in made if r.kind == "sale"}
     assert sales - voided and sales & voided  # some sales live, some voided
@@ -41,7 +42,7 @@ def test_migration_fills_the_rollups_as_intake_keeps_them(world: World) -> None:
     random_intake(world, random.Random(3), days=past_days(2))
     engine = world.api.engine
     with engine.connect() as conn:
-        kept = snapshot(conn)
+        kept, noted = snapshot(conn), activity(conn)
     with engine.begin() as conn:
         cfg = alembic_config(str(engine.url))
         cfg.attributes["connection"] = conn
@@ -49,6 +50,7 @@ def test_migration_fills_the_rollups_as_intake_keeps_them(world: World) -> None:
         command.upgrade(cfg, "head")
     with engine.connect() as conn:
         assert snapshot(conn) == kept and kept
+        assert activity(conn) == noted and len({k[2] for k in noted}) == 3  # every terminal noted
 
 
 def test_concurrent_sale_and_void_from_two_terminals(world: World, live: str) -> None:  # noqa: F811
