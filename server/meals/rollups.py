@@ -1,14 +1,17 @@
-"""Daily rollups of the live sales (``meal_elder_days``): kept at intake, rebuilt and verified from the meals.
+"""Daily rollups of the live sales (``meal_elder_days``) and the activity per canteen-month (``meal_activity``):
+kept at intake, rebuilt and verified from the meals.
 
 **At intake** (:func:`apply_intake`, called by :func:`server.sync.service.push` right after the meals are
 inserted, in the same transaction). Only the rows intake actually inserted count, so a duplicate, a conflict
-or a retried batch changes nothing. For every sale inserted and every stored sale a void inserted refers to,
+or a retried batch changes nothing. For every sale inserted and every stored sale a record inserted refers to,
 whether it is live (a stored sale that no void refers to) is compared before and after this batch, and the
 difference is added to its elder-day row (``INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x``: one
 statement per batch, rows in key order so that two batches cannot deadlock on them). So a sale adds its
 amounts; the first void of a stored sale subtracts them; a second void, or a void of a void or a reprint,
 changes nothing; a void stored before its sale makes the sale count for nothing when it comes. That is how
-:func:`ruyi.settlement.settle` reads sales and voids.
+:func:`ruyi.settlement.settle` reads sales and voids. The sale's canteen-month is noted as touched by the
+sending terminal at the receipt time (also by a reprint, and by a void or reprint that came before its sale):
+settlement asks that whether a closed month saw anything late.
 
 **Concurrency** (PostgreSQL; SQLite has one writer at a time). A terminal's pushes are serialised by its lock
 and a terminal voids only what it sold, so a sale and its voids are normally taken in one after the other.
@@ -17,11 +20,12 @@ could be taken in while that sale, or another void of it, is being taken in by a
 would see the other. So every push that changes a rollup holds a transaction-level advisory lock shared, and a
 push with a void of anything but a stored sale of its own terminal holds it exclusively (it waits for the pushes
 in flight, later ones wait for it) and reads what its voids refer to under it. Honest terminals never take the
-exclusive path.
+exclusive path. (A reprint of another terminal's sale taken in at the same moment as that sale may go unnoted:
+the sale notes its month itself, milliseconds apart, which settlement's ten-minute margin cannot tell.)
 
-**Rebuild and verify**: :func:`rebuild` and :func:`differences` compute the same sums from the meals in SQL
-(migration 0005 filled the table that way), for a bulk load such as the benchmark's ``COPY`` and for
-``ruyi admin rollups``.
+**Rebuild and verify**: :func:`rebuild` computes both tables from the meals in SQL (as migration 0005 filled
+them), for a bulk load such as the benchmark's ``COPY``; :func:`differences` lists the rollup rows that disagree
+with the meals (``ruyi admin rollups``).
 """
 
 from __future__ import annotations
@@ -69,8 +73,8 @@ def _activity() -> sa.Table:
 def elder_key(identified_by: str, elder_id: uuid.UUID | None, canonical: str) -> str:
     """The elder id as the record names it (settlement's elder), :data:`WALK_IN` for a walk-in.
 
-    The record's canonical text has sorted keys, and the ones before ``elder_id`` hold plain strings (in which a
-    quote is escaped), so its first ``"elder_id":"`` is the record's own: when the stored UUID's text follows it,
+    The record's canonical text has sorted keys, and the ones before ``elder_id`` hold strings (in which a quote
+    is escaped) or null, so its first ``"elder_id":"`` is the record's own: when the stored UUID's text follows it,
     that is the id, without parsing the JSON. Anything else (an id that is not a UUID, upper-case hex) is read
     from the JSON."""
     if identified_by == "walk_in":

@@ -55,8 +55,9 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def settlement_config(request: Request) -> SettlementConfig:
-    config = getattr(request.app.state, "settlement_config", None)
-    return config if isinstance(config, SettlementConfig) else service.DEFAULT_CONFIG
+    """The app's edit-check thresholds (made from the settings by :func:`server.app.create_app`)."""
+    config: SettlementConfig = request.app.state.settlement_config
+    return config
 
 
 ConfigDep = Annotated[SettlementConfig, Depends(settlement_config)]
