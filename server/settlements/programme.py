@@ -44,7 +44,6 @@ from server.settlements.tables import ClosedMonth, SettlementDecision, Settlemen
 @dataclass(frozen=True)
 class ProgrammeEntry:
     canteen: Canteen
-    row: SettlementStatement | None
     figures: ProgrammeRow
 
 
@@ -73,7 +72,7 @@ def programme_month(
         row = rows.get(c.id)
         state = "none" if row is None else row.state
         digest = row.content_hash if row is not None and row.state == "closed" else None
-        out.append(ProgrammeEntry(c, row, ProgrammeRow(str(c.id), month, state, totals[c.id], digest)))
+        out.append(ProgrammeEntry(c, ProgrammeRow(str(c.id), month, state, totals[c.id], digest)))
     return out
 
 

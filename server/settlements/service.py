@@ -14,9 +14,10 @@
   whoever quoted. Callers without ``categories.read`` get a view where category tiers are one merged
   ``category`` tier.
 - **Late facts**: closed months of the canteen whose :func:`~ruyi.settlement.target_month` is this month and
-  that saw something after the last close (a meal or void received, a decision taken) or still hold undecided
-  flagged meals are passed as :class:`~ruyi.settlement.PriorMonth`, with :func:`~ruyi.settlement.settled_of`
-  over the stored closed statements: the difference becomes adjustment lines pointing back.
+  that saw something after the last close (a meal, void or reprint received, as ``meal_activity`` notes at
+  intake; a decision taken) or still hold undecided flagged meals (:func:`late_months`) are passed as
+  :class:`~ruyi.settlement.PriorMonth`, with :func:`~ruyi.settlement.settled_of` over the stored closed
+  statements: the difference becomes adjustment lines pointing back.
 - **Closed** statements are read from their stored bytes only, and every read checks them again
   (:func:`verify_stored`): a mismatch raises :class:`IntegrityAlert` (500, logged), it is never served.
 """

@@ -29,8 +29,9 @@ def test_check_lists_a_row_the_meals_do_not_give_and_rebuild_repairs_it(
         canteen = Canteen(code="ry-01", name="一号店", programme="ruyi-city")
         session.add(canteen)
         session.flush()
-        key = {"canteen_id": canteen.id, "service_date": date(2026, 6, 1), "elder_key": "e1", "terminal_id": NIL}
-        session.add(MealElderDay(**key, sales=1, subsidised=1, price=1200, subsidy=300, elder_pays=900))
+        day = date(2026, 6, 1)
+        amounts = {"sales": 1, "subsidised": 1, "price": 1200, "subsidy": 300, "elder_pays": 900}
+        session.add(MealElderDay(canteen_id=canteen.id, service_date=day, elder_key="e1", terminal_id=NIL, **amounts))
         session.commit()
     engine.dispose()
     assert main(["admin", "rollups", "--month", "2026-06"]) == 1
