@@ -1,20 +1,25 @@
-"""Settlement on PostgreSQL: one canteen's month statement, and the whole programme's month against the bare
-``GROUP BY canteen`` over the same rows.
+"""Settlement on PostgreSQL: one canteen's month statement, and the whole programme's month (from the daily
+rollups) against the bare ``GROUP BY canteen`` over the same rows.
 
-    .venv/bin/python -m bench.server_settlement [--meals 2000000] [--canteens 1000] [--months 12] [--runs 7]
+    .venv/bin/python -m bench.server_settlement [--meals 10000000] [--canteens 1000] [--months 12] [--runs 7]
 
 A throwaway PostgreSQL cluster (as in the tests: fsync off) is migrated and given the city rules, ``--canteens``
 canteens with a terminal and 20 home elders each (enrolled), and ``--meals`` meals over ``--months`` months of
 2026 written with COPY: lunches of the canteen's elders (10 % walk-ins), 1 % voided, each with a canonical text
-of realistic size (chain hashes are not real: intake is not what is measured here). Then ANALYZE, and:
+of realistic size (chain hashes are not real: intake is not what is measured here). COPY bypasses intake, so the
+daily rollups (``meal_elder_days``) are then filled from the meals by :func:`server.meals.rollups.rebuild`
+(timed on its own: what migration 0005 does to an existing database), and ANALYZE. Then, for June:
 
 - one canteen's month: :func:`server.settlements.service.compute` with every edit check (facts, voids, flags,
   decisions, the same elders elsewhere, enrolment, baseline, closed months) — the median of ``--runs`` canteens;
-- the whole programme's month: :func:`server.settlements.service.programme_month` (every canteen's statement,
-  one read of the month) — median of 3, and the read of the month's facts alone;
-- the bare ``SELECT canteen_id, count(*), sum(subsidy) … WHERE service_date in the month GROUP BY canteen_id``
-  over the same rows — median of 3; the ratio programme / GROUP BY (target <= 1.5) and the one-canteen median
-  (target < 1 s) are printed, with the EXPLAIN of the one-canteen month query.
+- the whole programme's month: :func:`server.settlements.programme.programme_month` (every canteen's totals from
+  the rollups) — median of 3;
+- the bare ``SELECT canteen_id, count(*), sum(subsidy), sum(price) … WHERE service_date in the month AND
+  kind = 'sale' GROUP BY canteen_id`` over the same rows — median of 3; the ratio programme / GROUP BY (target
+  <= 1.5) and the one-canteen median (target < 1 s) are printed;
+- the same programme month again once May is closed for every canteen (the usual state when June is settled:
+  each canteen's closed May is then checked for late records), median of 3;
+- EXPLAIN (ANALYZE) of the one-canteen month query, its voids, the bare GROUP BY and the programme's queries.
 """
 
 from __future__ import annotations
@@ -33,19 +38,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ruyi.settlement import Month  # noqa: E402
+from ruyi.settlement import Month, settle, statement_bytes, statement_hash  # noqa: E402
 from server.auth.principal import SYSTEM  # noqa: E402
+from server.base import utcnow  # noqa: E402
 from server.canteens.tables import Canteen  # noqa: E402
 from server.config import Settings  # noqa: E402
 from server.db import make_engine, open_session, upgrade  # noqa: E402
+from server.meals import rollups  # noqa: E402
 from server.rules.service import upload  # noqa: E402
-from server.settlements import service  # noqa: E402
-from server.settlements.tables import SettlementStatement  # noqa: E402
+from server.settlements import programme, service  # noqa: E402
+from server.settlements.tables import ClosedMonth, SettlementStatement  # noqa: E402
 from tests.server.pgcluster import throwaway_cluster  # noqa: E402
 
 RULES = (ROOT / "deploy" / "rules" / "ruyi-city.yaml").read_text(encoding="utf-8")
@@ -183,14 +190,50 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
+def close_for_every_canteen(session: Session, month: Month) -> None:
+    """Every canteen's statement of ``month`` closed as the lifecycle closes it (canonical bytes and hash), without
+    the reviews: the state in which the next month is settled."""
+    canteens = list(session.exec(select(Canteen)))
+    ctx = service.context(session, canteens[0], category_key=CATEGORY_KEY, config=service.DEFAULT_CONFIG)
+    facts = service.month_facts(session, month=month, tiers_map=ctx.tier_of_token, canteen_id=None)
+    now = utcnow()
+    for c in canteens:
+        statement = settle(
+            canteen_id=str(c.id), month=month, facts=facts.get(str(c.id), []), rules=ctx.book, checks=False
+        ).statement
+        digest = statement_hash(statement)
+        row = SettlementStatement(
+            canteen_id=c.id, month=str(month), state="closed", body=statement_bytes(statement).decode(),
+            content_hash=digest, computed_hash=digest, created_by="bench", reviewed_by="bench", reviewed_at=now,
+            closed_by="bench", closed_at=now,
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        closed = ClosedMonth(canteen_id=c.id, month=str(month), statement_id=row.id, content_hash=digest, closed_at=now)
+        session.add(closed)
+    session.commit()
+
+
+def sql_plan(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> list[str]:
+    return [r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params).fetchall()]
+
+
+def explain(session: Session, stmt: Any) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of a SQLAlchemy statement as the server sends it."""
+    compiled = stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+    sql = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + str(compiled)
+    return [r[0] for r in session.connection().exec_driver_sql(sql, compiled.params)]
+
+
 def main() -> int:  # noqa: PLR0915
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--meals", type=int, default=2_000_000)
+    parser.add_argument("--meals", type=int, default=10_000_000)
     parser.add_argument("--canteens", type=int, default=1000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     month = Month(2026, 6)
+    config = service.DEFAULT_CONFIG
     with throwaway_cluster() as cluster:
         with cluster.admin() as conn:
             conn.execute("CREATE DATABASE bench")
@@ -201,8 +244,24 @@ def main() -> int:  # noqa: PLR0915
         populate(url, meals=args.meals, canteens=args.canteens, months=args.months)
         print(f"populated in {time.perf_counter() - t0:.0f} s")
         engine = make_engine(settings_for(url).resolved_database_url)
-        config = service.DEFAULT_CONFIG
-        with open_session(engine, write=False) as session:
+        with open_session(engine, write=True) as session:
+            t0 = time.perf_counter()
+            written = rollups.rebuild(session)
+            session.commit()
+            print(f"rollups rebuilt from the meals: {written:,} elder-day rows in {time.perf_counter() - t0:.0f} s")
+            session.connection().exec_driver_sql("ANALYZE meal_elder_days")
+            session.commit()
+        conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+        first, nxt = month.first_day, month.next().first_day
+        bare_sql = (
+            "SELECT canteen_id, count(*), sum(subsidy), sum(price) FROM meals "
+            "WHERE service_date >= %(a)s AND service_date < %(b)s AND kind = 'sale' GROUP BY canteen_id"
+        )
+
+        def run_programme(session: Session, entries: list[Any]) -> None:
+            entries[:] = programme.programme_month(session, month=month, category_key=CATEGORY_KEY, config=config)
+
+        with open_session(engine, write=False) as session, psycopg.connect(conninfo) as conn:
             canteens = list(session.exec(select(Canteen).order_by(col(Canteen.code))))
             rng = random.Random(3)
             picks = rng.sample(canteens, min(args.runs, len(canteens)))
@@ -215,69 +274,75 @@ def main() -> int:  # noqa: PLR0915
                 one.append(time.perf_counter() - t_start)
             facts = len(result[0].facts)
             statement = result[0].settlement.statement
-            load: list[float] = []
-            tiers = service.context(session, canteens[0], category_key=CATEGORY_KEY, config=config).tier_of_token
-            for _ in range(3):
-                load.append(timed(lambda: service.month_facts(session, month=month, tiers_map=tiers, canteen_id=None)))
-            programme: list[float] = []
             entries: list[Any] = []
-            for _ in range(3):
-                entries.clear()
-                programme.append(
-                    timed(
-                        lambda: entries.extend(
-                            service.programme_month(session, month=month, category_key=CATEGORY_KEY, config=config)
-                        )
-                    )
-                )
-            first, nxt = month.first_day, month.next().first_day
-            bare_sql = (
-                "SELECT canteen_id, count(*), sum(subsidy), sum(price) FROM meals "
-                "WHERE service_date >= %(a)s AND service_date < %(b)s AND kind = 'sale' GROUP BY canteen_id"
+            programme_s: list[float] = []
+            bare: list[float] = []
+            for _ in range(3):  # interleaved, so that both see the same machine
+                programme_s.append(timed(lambda: run_programme(session, entries)))
+                bare.append(timed(lambda: conn.execute(bare_sql, {"a": first, "b": nxt}).fetchall()))
+            by_canteen = {e.figures.canteen_id: e.figures.totals for e in entries}
+            assert by_canteen[str(picks[-1].id)] == statement.totals, "programme totals != the canteen's statement"
+            payable = sum(t.payable for t in by_canteen.values())
+            diffs = rollups.differences(session, month=month)
+            one_params = {"a": first, "b": nxt, "c": picks[0].id}
+            plans = {
+                "one canteen's month (sales)": sql_plan(
+                    conn,
+                    "SELECT meal_id, canteen_id, terminal_id, seq, kind, refers_to, service_date, service_time, slot, "
+                    "identified_by, price, subsidy, elder_pays, subsidised, operating_subsidy, rule_version, "
+                    "canonical FROM meals WHERE service_date >= %(a)s AND service_date < %(b)s AND canteen_id = %(c)s "
+                    "AND kind = 'sale'",
+                    one_params,
+                ),
+                "the records referring to them (voids)": sql_plan(
+                    conn,
+                    "SELECT meal_id FROM meals WHERE refers_to IN (SELECT meal_id FROM meals WHERE service_date >= "
+                    "%(a)s AND service_date < %(b)s AND canteen_id = %(c)s AND kind = 'sale')",
+                    one_params,
+                ),
+                "the bare GROUP BY": sql_plan(conn, bare_sql, {"a": first, "b": nxt}),
+            }
+            plans["programme: per canteen and day, from the rollups"] = explain(session, programme.per_day_query(month))
+            plans["programme: distinct elders per canteen"] = explain(session, programme.elders_query(month))
+            plans["programme: unpaid live sales (flags, decisions)"] = explain(
+                session, programme.unpaid_query(month, config.info_flags)
             )
-            conninfo = url.replace("postgresql+psycopg://", "postgresql://")
-            with psycopg.connect(conninfo) as conn:
-                bare: list[float] = []
-                for _ in range(3):
-                    bare.append(timed(lambda: conn.execute(bare_sql, {"a": first, "b": nxt}).fetchall()))
-                c0 = picks[0].id
-                explain = conn.execute(
-                    "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT meal_id, canteen_id, terminal_id, seq, kind, "
-                    "refers_to, service_date, service_time, slot, identified_by, price, subsidy, elder_pays, "
-                    "subsidised, operating_subsidy, rule_version, canonical FROM meals WHERE service_date >= %(a)s "
-                    "AND service_date < %(b)s AND canteen_id = %(c)s AND kind = 'sale'",
-                    {"a": first, "b": nxt, "c": c0},
-                ).fetchall()
-                explain_refs = conn.execute(
-                    "EXPLAIN (ANALYZE, COSTS OFF) SELECT meal_id FROM meals WHERE refers_to IN (SELECT meal_id FROM "
-                    "meals WHERE service_date >= %(a)s AND service_date < %(b)s AND canteen_id = %(c)s AND "
-                    "kind = 'sale')",
-                    {"a": first, "b": nxt, "c": c0},
-                ).fetchall()
-                explain_bare = conn.execute(
-                    "EXPLAIN (ANALYZE, COSTS OFF) " + bare_sql, {"a": first, "b": nxt}
-                ).fetchall()
-                month_rows = conn.execute(
-                    "SELECT count(*) FROM meals WHERE service_date >= %(a)s AND service_date < %(b)s",
-                    {"a": first, "b": nxt},
-                ).fetchone()
+            month_rows = conn.execute(
+                "SELECT count(*), (SELECT count(*) FROM meal_elder_days WHERE service_date >= %(a)s "
+                "AND service_date < %(b)s) FROM meals WHERE service_date >= %(a)s AND service_date < %(b)s",
+                {"a": first, "b": nxt},
+            ).fetchone()
+        with open_session(engine, write=True) as session:
+            t0 = time.perf_counter()
+            close_for_every_canteen(session, Month(2026, 5))
+            closing = time.perf_counter() - t0
+        with open_session(engine, write=False) as session, psycopg.connect(conninfo) as conn:
+            after_close: list[float] = []
+            bare_after: list[float] = []
+            for _ in range(3):
+                after_close.append(timed(lambda: run_programme(session, entries)))
+                bare_after.append(timed(lambda: conn.execute(bare_sql, {"a": first, "b": nxt}).fetchall()))
+            assert sum(e.figures.totals.payable for e in entries) == payable
         engine.dispose()
-    med_one, med_prog, med_bare, med_load = (statistics.median(x) for x in (one, programme, bare, load))
-    print(f"\nmonth {month}: {month_rows[0] if month_rows else 0:,} rows; {len(entries)} canteens")
+    med_one, med_prog, med_bare = (statistics.median(x) for x in (one, programme_s, bare))
+    med_after, med_bare_after = statistics.median(after_close), statistics.median(bare_after)
+    meals_month, rollup_month = month_rows if month_rows else (0, 0)
+    print(f"\nmonth {month}: {meals_month:,} meal rows, {rollup_month:,} rollup rows; {len(entries)} canteens; "
+          f"rollups differing from the meals: {len(diffs)}")  # fmt: skip
     print(f"one canteen's month (compute with every check, {facts} facts, payable {statement.totals.payable} fen): "
           f"median {med_one * 1000:.0f} ms of {len(one)} canteens (target < 1000 ms) — runs "
           + ", ".join(f"{x * 1000:.0f}" for x in one))  # fmt: skip
-    print(f"whole programme's month (every canteen's statement): median {med_prog:.2f} s")
-    print(f"  of which reading the month's facts of all canteens: median {med_load:.2f} s")
-    print(f"bare GROUP BY canteen over the same rows: median {med_bare * 1000:.0f} ms")
-    print(f"ratio programme / GROUP BY: {med_prog / med_bare:.1f} (target <= 1.5)")
-    print(f"ratio reading the facts / GROUP BY: {med_load / med_bare:.1f}")
-    print("\nEXPLAIN one canteen's month (sales):")
-    print("\n".join(r[0] for r in explain))
-    print("\nEXPLAIN the records referring to them (voids):")
-    print("\n".join(r[0] for r in explain_refs))
-    print("\nEXPLAIN the bare GROUP BY:")
-    print("\n".join(r[0] for r in explain_bare))
+    print(f"whole programme's month (every canteen's totals, payable {payable} fen): median "
+          f"{med_prog * 1000:.0f} ms — runs " + ", ".join(f"{x * 1000:.0f}" for x in programme_s))  # fmt: skip
+    print(f"bare GROUP BY canteen over the same rows: median {med_bare * 1000:.0f} ms — runs "
+          + ", ".join(f"{x * 1000:.0f}" for x in bare))  # fmt: skip
+    print(f"ratio programme / GROUP BY: {med_prog / med_bare:.2f} (target <= 1.5)")
+    print(f"\nwith May closed for every canteen ({closing:.0f} s to close): programme median "
+          f"{med_after * 1000:.0f} ms, GROUP BY {med_bare_after * 1000:.0f} ms, "
+          f"ratio {med_after / med_bare_after:.2f}")  # fmt: skip
+    for title, lines in plans.items():
+        print(f"\nEXPLAIN {title}:")
+        print("\n".join(lines))
     return 0
 
 

@@ -1,7 +1,10 @@
 """``ruyi admin create-staff --username U --role R``: bootstrap staff (prints the generated password once).
 
 ``ruyi admin register-terminal --canteen CODE --name NAME --out FILE``: provision a terminal; its credential is
-written once to FILE (mode 0600) and shown nowhere else."""
+written once to FILE (mode 0600) and shown nowhere else.
+
+``ruyi admin rollups [--month YYYY-MM] [--rebuild]``: compare the daily rollups intake keeps with the sums of the
+meals (exit 1 and the differing rows when they disagree), or replace them by those sums."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from ruyi.settlement import Month
 from server.auth.principal import STAFF_ROLES, SYSTEM, Role
 from server.auth.service import create_staff
 from server.canteens.service import create_terminal
@@ -21,6 +25,7 @@ from server.canteens.tables import Canteen
 from server.config import Settings
 from server.db import DatabaseNotMigrated, check_migrated, make_engine, open_session
 from server.errors import NotFound, ServerError
+from server.meals import rollups
 
 
 def register(sub: Any) -> None:
@@ -38,6 +43,10 @@ def register(sub: Any) -> None:
     rt.add_argument("--out", required=True, type=Path, help="credential file to create (mode 0600)")
     rt.add_argument("--force", action="store_true", help="replace an existing credential file")
     rt.set_defaults(handler=run_register_terminal)
+    ro = asub.add_parser("rollups", help="check the daily rollups against the meals / 核对日汇总与餐次记录")
+    ro.add_argument("--month", help="one month, YYYY-MM (default: all)")
+    ro.add_argument("--rebuild", action="store_true", help="replace them by the meals' sums (stop intake meanwhile)")
+    ro.set_defaults(handler=run_rollups)
 
 
 def run_create_staff(args: argparse.Namespace) -> int:
@@ -117,3 +126,32 @@ def run_register_terminal(args: argparse.Namespace) -> int:
     print(f"canteen_id = {canteen_id}")
     print(f"凭据已写入（仅此一次，权限 0600）/ credential written once (mode 0600): {args.out}")
     return 0
+
+
+def run_rollups(args: argparse.Namespace) -> int:
+    month = Month.parse(args.month) if args.month else None
+    where = f" {month}" if month else ""
+    engine = make_engine(Settings().resolved_database_url)
+    try:
+        check_migrated(engine)
+        with open_session(engine, write=args.rebuild) as session:
+            if args.rebuild:
+                written = rollups.rebuild(session, month=month)
+                session.commit()
+                print(f"✓ 日汇总已按餐次重算{where} / rollups rebuilt from the meals{where}: {written} rows")
+                return 0
+            found = rollups.differences(session, month=month)
+    except DatabaseNotMigrated as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if not found:
+        print(f"✓ 日汇总与餐次记录一致{where} / the rollups equal the meals' sums{where}")
+        return 0
+    names = ", ".join(rollups.AMOUNTS)
+    print(f"✗ {len(found)} 行日汇总与餐次记录不符 / rollup rows differ from the meals ({names}: stored != meals):")
+    for d in found:
+        canteen, day, elder, terminal = d.key
+        print(f"  {canteen} {day} {elder or '(walk-in ' + str(terminal) + ')'}: {d.stored} != {d.expected}")
+    return 1

@@ -12,16 +12,19 @@ Format (for Excel in a Chinese locale and for finance scripts alike):
 - Free text entered by people (notes) that would start with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading
   apostrophe, so a spreadsheet never runs it as a formula.
 - The statement file ends with a row holding the statement's content hash (:func:`ruyi.settlement.statement_hash`).
+- The programme file is one totals row per canteen (:class:`ProgrammeRow`) with its closed statement's hash (empty
+  while open) and a total row; distinct elders are left empty there (they do not add up).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from ruyi.flags import FLAG_TEXT
 from ruyi.money import Fen, format_yuan
 from ruyi.rules import SLOT_TEXT
-from ruyi.settlement import Statement, statement_hash
+from ruyi.settlement import Month, Statement, Totals, statement_hash
 
 BOM = "\ufeff"
 CRLF = "\r\n"
@@ -50,6 +53,7 @@ STATEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
 PROGRAMME_COLUMNS: tuple[tuple[str, str], ...] = (
     ("食堂", "canteen"),
     ("月份", "month"),
+    ("状态", "state"),
     ("餐数", "meals"),
     ("补贴餐数", "subsidised_meals"),
     ("就餐老人数", "elders"),
@@ -208,41 +212,63 @@ def statement_csv(s: Statement) -> bytes:
     return _csv(STATEMENT_COLUMNS, statement_rows(s))
 
 
-def programme_csv(statements: Iterable[Statement]) -> bytes:
+@dataclass(frozen=True, slots=True)
+class ProgrammeRow:
+    """One canteen's month in the whole programme's export: its totals, and the content hash of its statement
+    once closed (None while it is open: the figures are as computed now, and change as meals arrive)."""
+
+    canteen_id: str
+    month: Month
+    state: str
+    """``none`` (no statement yet), ``draft``, ``reviewed`` or ``closed``."""
+    totals: Totals
+    statement_hash: str | None
+
+
+PROGRAMME_SUMMED = (
+    "meals",
+    "subsidised_meals",
+    "elder_days",
+    "price",
+    "elder_subsidy",
+    "elder_pays",
+    "operating_gross",
+    "operating",
+    "construction",
+    "adjustments",
+    "payable",
+    "held_meals",
+    "held_subsidy",
+)
+"""The totals that add up across canteens (distinct elders do not: one elder eats at several)."""
+_COUNTS = frozenset({"meals", "subsidised_meals", "elders", "elder_days", "held_meals"})
+
+
+def programme_total(rows: Iterable[ProgrammeRow]) -> dict[str, int]:
+    """The sums of :data:`PROGRAMME_SUMMED` over ``rows``."""
+    rows = list(rows)
+    return {k: sum(getattr(r.totals, k) for r in rows) for k in PROGRAMME_SUMMED}
+
+
+def programme_csv(rows: Iterable[ProgrammeRow]) -> bytes:
     """The whole programme for one month: one row per canteen (sorted by canteen id) and a total row."""
-    items = sorted(statements, key=lambda s: s.canteen_id)
-    months = {s.month for s in items}
+    items = sorted(rows, key=lambda r: r.canteen_id)
+    months = {r.month for r in items}
     if len(months) > 1:
         raise ValueError("a programme export covers one month")
-    if len({s.canteen_id for s in items}) != len(items):
-        raise ValueError("one statement per canteen")
-    amounts = (
-        "price",
-        "elder_subsidy",
-        "elder_pays",
-        "operating_gross",
-        "operating",
-        "construction",
-        "adjustments",
-        "payable",
-        "held_subsidy",
-    )
-    counts = ("meals", "subsidised_meals", "elders", "elder_days", "held_meals")
-    rows: list[dict[str, str]] = []
-    sums = dict.fromkeys(amounts + counts, 0)
-    for s in items:
-        t = s.totals
-        row = {"canteen": s.canteen_id, "month": str(s.month), "statement_hash": statement_hash(s)}
-        for name in counts:
-            sums[name] += getattr(t, name)
-            row[name] = str(getattr(t, name))
-        for name in amounts:
-            sums[name] += getattr(t, name)
-            row[name] = _y(getattr(t, name))
-        rows.append(row)
-    total = {"canteen": "合计", "month": str(next(iter(months))) if months else ""}
-    total.update({name: str(sums[name]) for name in counts})
-    total.update({name: _y(sums[name]) for name in amounts})
-    total["elders"] = ""  # distinct elders do not add up across canteens (one elder eats at several)
-    rows.append(total)
-    return _csv(PROGRAMME_COLUMNS, rows)
+    if len({r.canteen_id for r in items}) != len(items):
+        raise ValueError("one row per canteen")
+
+    def figures(values: dict[str, int]) -> dict[str, str]:
+        return {k: str(v) if k in _COUNTS else _y(v) for k, v in values.items()}
+
+    out: list[dict[str, str]] = []
+    for r in items:
+        t = r.totals
+        out.append(
+            {"canteen": r.canteen_id, "month": str(r.month), "state": r.state, "statement_hash": r.statement_hash or ""}
+            | figures({k: getattr(t, k) for k in (*PROGRAMME_SUMMED, "elders")})
+        )
+    month = str(next(iter(months))) if months else ""
+    out.append({"canteen": "合计", "month": month} | figures(programme_total(items)))
+    return _csv(PROGRAMME_COLUMNS, out)

@@ -40,7 +40,7 @@ from ruyi.errors import Problem, RuyiError
 from ruyi.flags import CHAIN_PREFIX
 from ruyi.meal import FAULT_TEXT, IdentifiedBy, Kind, MealRecord
 from ruyi.money import Fen, format_yuan
-from ruyi.rules import SLOTS, RuleBook, RuleVersion, Slot
+from ruyi.rules import SLOTS, OperatingSubsidy, RuleBook, RuleVersion, Slot
 
 STATEMENT_FORMAT = "ruyi-statement/1"
 """The version of the statement's canonical encoding (part of the hashed bytes)."""
@@ -574,32 +574,120 @@ def _operating(paid: Iterable[MealFact], rules: RuleBook) -> list[OperatingDay]:
     for f in paid:
         if f.subsidised:
             by_day[f.service_date].append(f)
-    out: list[OperatingDay] = []
+    days = paid_days(f for meals in by_day.values() for f in meals)
+    return [
+        OperatingDay(
+            day=d.day,
+            rule_version=d.version.id,
+            basis=d.rule.basis,
+            units=d.units,
+            amount_each=d.rule.amount,
+            gross=d.gross,
+            paid=d.paid,
+            cap=d.rule.monthly_cap,
+            meal_ids=tuple(sorted(f.meal_id for f in by_day[d.day])),
+        )
+        for d in operating_days(days, rules)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Paid meals summed by day: all the totals need (a daily rollup of the meals holds exactly this)
+
+
+@dataclass(frozen=True, slots=True)
+class PaidDay:
+    """One canteen's paid meals of one day, summed."""
+
+    meals: int
+    subsidised_meals: int
+    elders: int
+    """Distinct elders with a paid subsidised meal that day (walk-ins are nobody)."""
+    price: Fen
+    elder_subsidy: Fen
+    elder_pays: Fen
+
+
+def paid_days(paid: Iterable[MealFact]) -> dict[date, PaidDay]:
+    """The paid meals summed per service date."""
+    by_day: dict[date, list[MealFact]] = defaultdict(list)
+    for f in paid:
+        by_day[f.service_date].append(f)
+    return {
+        day: PaidDay(
+            meals=len(meals),
+            subsidised_meals=sum(f.subsidised for f in meals),
+            elders=len({f.elder_id for f in meals if f.subsidised and f.elder_id is not None}),
+            price=sum(f.price for f in meals),
+            elder_subsidy=sum(f.subsidy for f in meals),
+            elder_pays=sum(f.elder_pays for f in meals),
+        )
+        for day, meals in by_day.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class OperatingFigures:
+    day: date
+    version: RuleVersion
+    rule: OperatingSubsidy
+    units: int
+    gross: Fen
+    paid: Fen
+
+
+def operating_days(days: Mapping[date, PaidDay], rules: RuleBook) -> list[OperatingFigures]:
+    """The operating subsidy of each day with a paid subsidised meal, under the version in force that day, the
+    monthly cap bounding the running total (days in date order)."""
+    out: list[OperatingFigures] = []
     so_far = 0
-    for day in sorted(by_day):
+    for day in sorted(days):
+        today = days[day]
         version: RuleVersion | None = rules.version_on(day)
-        if version is None or version.operating is None:
+        if today.subsidised_meals == 0 or version is None or version.operating is None:
             continue
         op = version.operating
-        meals = by_day[day]
-        units = len(meals) if op.basis == "meal" else len({f.elder_id for f in meals if f.elder_id is not None})
+        units = today.subsidised_meals if op.basis == "meal" else today.elders
         gross = units * op.amount
-        paid_today = gross if op.monthly_cap is None else max(0, min(gross, op.monthly_cap - so_far))
-        so_far += paid_today
-        out.append(
-            OperatingDay(
-                day=day,
-                rule_version=version.id,
-                basis=op.basis,
-                units=units,
-                amount_each=op.amount,
-                gross=gross,
-                paid=paid_today,
-                cap=op.monthly_cap,
-                meal_ids=tuple(sorted(f.meal_id for f in meals)),
-            )
-        )
+        paid = gross if op.monthly_cap is None else max(0, min(gross, op.monthly_cap - so_far))
+        so_far += paid
+        out.append(OperatingFigures(day, version, op, units, gross, paid))
     return out
+
+
+def month_totals(
+    days: Mapping[date, PaidDay],
+    *,
+    elders: int,
+    rules: RuleBook,
+    construction: Fen,
+    adjustments: Fen,
+    held_meals: int,
+    held_subsidy: Fen,
+) -> Totals:
+    """A statement's :class:`Totals` from its paid meals summed by day, the month's distinct subsidised elders,
+    the bureau's lines, the adjustments and the meals held: the one place the totals are worked out."""
+    operating = operating_days(days, rules)
+    gross = sum(d.gross for d in operating)
+    paid = sum(d.paid for d in operating)
+    elder_subsidy = sum(d.elder_subsidy for d in days.values())
+    return Totals(
+        meals=sum(d.meals for d in days.values()),
+        subsidised_meals=sum(d.subsidised_meals for d in days.values()),
+        elders=elders,
+        elder_days=sum(d.elders for d in days.values()),
+        price=sum(d.price for d in days.values()),
+        elder_subsidy=elder_subsidy,
+        elder_pays=sum(d.elder_pays for d in days.values()),
+        operating_gross=gross,
+        operating_cap_reduction=gross - paid,
+        operating=paid,
+        construction=construction,
+        adjustments=adjustments,
+        payable=elder_subsidy + paid + construction + adjustments,
+        held_meals=held_meals,
+        held_subsidy=held_subsidy,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -749,29 +837,15 @@ def settle(
     held.sort(key=lambda h: (h.origin, h.meal_id))
     constr = tuple(sorted(construction, key=lambda c: c.line_id))
 
-    paid = core.paid.values()
-    elder_subsidy = sum(line.elder_subsidy for line in core.lines)
-    operating_gross = sum(d.gross for d in core.operating)
-    operating = sum(d.paid for d in core.operating)
-    construction_total = sum(c.amount for c in constr)
-    adjustments_total = sum(a.amount for a in adjustments)
-    subsidised = [f for f in paid if f.subsidised]
-    totals = Totals(
-        meals=len(core.paid),
-        subsidised_meals=len(subsidised),
-        elders=len({f.elder_id for f in subsidised if f.elder_id is not None}),
-        elder_days=_elder_days(subsidised),
-        price=sum(line.price for line in core.lines),
-        elder_subsidy=elder_subsidy,
-        elder_pays=sum(line.elder_pays for line in core.lines),
-        operating_gross=operating_gross,
-        operating_cap_reduction=operating_gross - operating,
-        operating=operating,
-        construction=construction_total,
-        adjustments=adjustments_total,
-        payable=elder_subsidy + operating + construction_total + adjustments_total,
-        held_meals=sum(h.status == "held" for h in held),
-        held_subsidy=sum(h.subsidy for h in held if h.status == "held"),
+    still_held = [h for h in held if h.status == "held"]
+    totals = month_totals(
+        paid_days(core.paid.values()),
+        elders=len({f.elder_id for f in core.paid.values() if f.subsidised and f.elder_id is not None}),
+        rules=rules,
+        construction=sum(c.amount for c in constr),
+        adjustments=sum(a.amount for a in adjustments),
+        held_meals=len(still_held),
+        held_subsidy=sum(h.subsidy for h in still_held),
     )
     statement = Statement(
         format=STATEMENT_FORMAT,
@@ -801,14 +875,6 @@ def settle(
         held=held,
     )
     return Settlement(statement, tuple(results))
-
-
-def _elder_days(meals: Iterable[MealFact]) -> int:
-    by_day: dict[date, set[str]] = defaultdict(set)
-    for f in meals:
-        if f.elder_id is not None:
-            by_day[f.service_date].add(f.elder_id)
-    return sum(len(elders) for elders in by_day.values())
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.settlement_config = settings.settlement_config()
     errors.install(app)
     app.add_middleware(
         BodyLimit,

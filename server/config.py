@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ruyi.settlement import INFO_FLAGS, Ratio, SettlementConfig
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "placeholder", "dev"})
 
@@ -48,6 +50,69 @@ class Settings(BaseSettings):
     """Offline policy: how long before that limit the cashier screen counts down."""
     sync_roster_page: int = Field(default=2000, ge=1, le=20000)
     """Roster entries per pull page."""
+
+    # Settlement edit checks (:class:`ruyi.settlement.SettlementConfig`). Ratios are text, read exactly by
+    # :meth:`ruyi.settlement.Ratio.parse` ("1.2", "6/5", "2"): never a float.
+    settlement_attendance_factor: str = "1"
+    """Subsidised meals on a day above enrolled eligible elders x this warn ``attendance_exceeded``."""
+    settlement_manual_share_max: str = "1/5"
+    """A cashier's share of manual identifications above this warns ``manual_share`` …"""
+    settlement_manual_min_meals: int = Field(default=20, ge=0)
+    """… once the cashier identified at least this many meals in the month."""
+    settlement_void_share_max: str = "1/20"
+    """A cashier's voids per sale above this warn ``void_share`` …"""
+    settlement_void_min_sales: int = Field(default=20, ge=0)
+    """… once the cashier made at least this many sales in the month."""
+    settlement_spike_factor: str = "2"
+    """A day with more meals than this x the rolling daily mean warns ``volume_spike`` …"""
+    settlement_baseline_days: int = Field(default=28, ge=1)
+    """… the mean of the days with meals among this many calendar days before …"""
+    settlement_baseline_min_days: int = Field(default=5, ge=1)
+    """… when there are at least this many."""
+    settlement_implausible_interval_minutes: int = Field(default=60, ge=0)
+    """One elder subsidised at two canteens within this many minutes is the error ``two_canteens``."""
+    settlement_upward_window_months: int | None = Field(default=3, ge=0)
+    """Late meals and upward corrections are paid for months at most this many months back (``none``: no limit);
+    downward ones always."""
+    settlement_info_flags: str = ",".join(sorted(INFO_FLAGS))
+    """Intake flags that are listed but do not hold a meal (comma-separated); every other flag holds it until a
+    reviewer decides."""
+
+    @field_validator(
+        "settlement_attendance_factor", "settlement_manual_share_max", "settlement_void_share_max",
+        "settlement_spike_factor",
+    )  # fmt: skip
+    @classmethod
+    def _ratio(cls, value: str) -> str:
+        try:
+            Ratio.parse(value)
+        except ValueError:
+            raise ValueError(
+                f"比例应写作 1.2、6/5 或 2 这样的文字，而不是 {value!r} / a ratio is text like 1.2, 6/5 or 2, "
+                f"not {value!r}"
+            ) from None
+        return value
+
+    @field_validator("settlement_upward_window_months", mode="before")
+    @classmethod
+    def _no_limit(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() in {"", "none"} else value
+
+    def settlement_config(self) -> SettlementConfig:
+        """The settlement's edit-check thresholds from these settings."""
+        return SettlementConfig(
+            attendance_factor=Ratio.parse(self.settlement_attendance_factor),
+            manual_share_max=Ratio.parse(self.settlement_manual_share_max),
+            manual_min_meals=self.settlement_manual_min_meals,
+            void_share_max=Ratio.parse(self.settlement_void_share_max),
+            void_min_sales=self.settlement_void_min_sales,
+            spike_factor=Ratio.parse(self.settlement_spike_factor),
+            baseline_days=self.settlement_baseline_days,
+            baseline_min_days=self.settlement_baseline_min_days,
+            implausible_interval_minutes=self.settlement_implausible_interval_minutes,
+            upward_window_months=self.settlement_upward_window_months,
+            info_flags=frozenset(f.strip() for f in self.settlement_info_flags.split(",") if f.strip()),
+        )
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

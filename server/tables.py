@@ -6,7 +6,7 @@ from server.base import metadata
 from server.canteens.tables import Canteen, MenuItem, Terminal
 from server.cards.tables import Card
 from server.elders.tables import Elder, ElderCategory, ElderImport, ElderStatusChange
-from server.meals.tables import Meal, MealFlag
+from server.meals.tables import Meal, MealActivity, MealElderDay, MealFlag
 from server.rules.tables import RuleProgramme, RuleVersionRow
 from server.settlements.tables import (
     ClosedMonth,
@@ -29,6 +29,8 @@ __all__ = [
     "ElderImport",
     "ElderStatusChange",
     "Meal",
+    "MealActivity",
+    "MealElderDay",
     "MealFlag",
     "MenuItem",
     "RuleProgramme",

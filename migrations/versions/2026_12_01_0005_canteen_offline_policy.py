@@ -25,6 +25,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("canteens") as batch:
-        batch.drop_column("offline_warn_minutes")
-        batch.drop_column("offline_hours")
+    # Plain ALTER TABLE … DROP COLUMN on both databases (SQLite >= 3.35): a batch copy of ``canteens`` would
+    # drop the table that so many others refer to.
+    for column in ("offline_warn_minutes", "offline_hours"):
+        op.execute(f"ALTER TABLE canteens DROP COLUMN {column}")

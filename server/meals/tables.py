@@ -83,3 +83,46 @@ class MealFlag(SQLModel, table=True):
     evidence: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     resolved_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class MealElderDay(SQLModel, table=True):
+    """The live sales (not voided) of one elder on one day at one canteen, summed: kept by intake in the same
+    transaction as the meals (:mod:`server.meals.rollups`), so a month of the whole programme is summed without
+    reading a meal. ``service_date`` and ``canteen_id`` are the sale's, whenever its void came.
+
+    ``elder_key`` is the elder id exactly as the terminal named it (what settlement counts as one elder, also
+    when the server does not know it), ``""`` for walk-ins. Walk-ins have one row per terminal
+    (``terminal_id``) so that the terminals of one canteen do not queue on one row; a named elder's row has the
+    nil UUID there. Rows whose sales were all voided stay, with zeros."""
+
+    __tablename__ = "meal_elder_days"
+    __table_args__ = (sa.Index("ix_meal_elder_days_day_canteen", "service_date", "canteen_id"),)
+
+    canteen_id: uuid.UUID = Field(foreign_key="canteens.id", primary_key=True)
+    service_date: date = Field(primary_key=True)
+    elder_key: str = Field(primary_key=True, max_length=64)
+    terminal_id: uuid.UUID = Field(primary_key=True)
+    sales: int
+    subsidised: int
+    """Sales with ``subsidised`` set."""
+    price: int
+    """Integer fen (as are the two sums below)."""
+    subsidy: int
+    elder_pays: int
+
+
+class MealActivity(SQLModel, table=True):
+    """When each terminal last brought something to a canteen-month's sales: a sale of that month, or a void or
+    reprint of one (kept by intake with the rollups, :mod:`server.meals.rollups`). Settlement asks it whether a
+    closed month saw anything after it closed, for every canteen at once, without reading the month's meals.
+    One row per terminal, so that a canteen's terminals do not queue on one row."""
+
+    __tablename__ = "meal_activity"
+
+    canteen_id: uuid.UUID = Field(foreign_key="canteens.id", primary_key=True)
+    month: date = Field(primary_key=True)
+    """The first day of the sales' month."""
+    terminal_id: uuid.UUID = Field(primary_key=True)
+    """The terminal that sent the record (a void may come from another terminal than its sale)."""
+    received_at: datetime = Field(sa_column=ts_column())
+    """The latest such record's receipt time."""

@@ -22,7 +22,7 @@ from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from ruyi.export import ADJUSTMENT_TEXT, BASIS_TEXT, HELD_TEXT
+from ruyi.export import ADJUSTMENT_TEXT, BASIS_TEXT, HELD_TEXT, ProgrammeRow, programme_total
 from ruyi.flags import FLAG_TEXT
 from ruyi.rules import SLOT_TEXT
 from ruyi.settlement import Statement, statement_hash
@@ -213,31 +213,27 @@ PROGRAMME_XLSX_COLUMNS: tuple[Column, ...] = (
     ("暂缓补贴", "held_subsidy_fen", True),
     ("内容哈希", "statement_hash", False),
 )
-_SUMMED = ("meals", "subsidised_meals", "elder_days", "price", "elder_subsidy", "elder_pays", "operating_gross",
-           "operating", "construction", "adjustments", "payable", "held_meals", "held_subsidy")  # fmt: skip
 
 
-def programme_xlsx(entries: Sequence[tuple[str, str, str, Statement]]) -> bytes:
-    """(canteen code, name, state, statement) per canteen, sorted by code, and a total row (distinct elders
-    do not add up across canteens: left empty there)."""
+def programme_xlsx(entries: Sequence[tuple[str, str, ProgrammeRow]]) -> bytes:
+    """(canteen code, name, row) per canteen, sorted by code, and a total row (distinct elders do not add up
+    across canteens: left empty there). The hash cell is empty for statements not closed."""
     wb = _new()
     rows: list[list[Any]] = []
-    sums = dict.fromkeys(_SUMMED, 0)
     month = ""
-    for code, name, state, s in sorted(entries, key=lambda e: e[0]):
-        t = s.totals
-        month = str(s.month)
-        for k in _SUMMED:
-            sums[k] += getattr(t, k)
+    for code, name, r in sorted(entries, key=lambda e: e[0]):
+        t = r.totals
+        month = str(r.month)
         rows.append(
-            [code, name, month, state, t.meals, t.subsidised_meals, t.elders, t.elder_days, t.price, t.elder_subsidy,
+            [code, name, month, r.state, t.meals, t.subsidised_meals, t.elders, t.elder_days, t.price, t.elder_subsidy,
              t.elder_pays, t.operating_gross, t.operating, t.construction, t.adjustments, t.payable, t.held_meals,
-             t.held_subsidy, statement_hash(s)]
+             t.held_subsidy, r.statement_hash]
         )  # fmt: skip
+    sums = programme_total(r for _c, _n, r in entries)
     rows.append(
         ["合计", "", month, "", sums["meals"], sums["subsidised_meals"], None, sums["elder_days"], sums["price"],
          sums["elder_subsidy"], sums["elder_pays"], sums["operating_gross"], sums["operating"], sums["construction"],
-         sums["adjustments"], sums["payable"], sums["held_meals"], sums["held_subsidy"], ""]
+         sums["adjustments"], sums["payable"], sums["held_meals"], sums["held_subsidy"], None]
     )  # fmt: skip
     _sheet(wb, "全市汇总", PROGRAMME_XLSX_COLUMNS, rows)
     return workbook_bytes(wb)

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from ruyi.export import programme_csv, statement_csv
-from ruyi.settlement import SettlementConfig, canonical_json, statement_bytes, statement_hash
+from ruyi.export import programme_csv, programme_total, statement_csv
+from ruyi.settlement import SettlementConfig, canonical_json, statement_bytes
 from server.auth.dependencies import CurrentStaff, SettingsDep
 from server.auth.principal import Principal, Role
 from server.canteens.service import get_canteen
@@ -18,6 +18,7 @@ from server.db import SessionDep
 from server.errors import responses
 from server.settlements import service
 from server.settlements.exports import XLSX_TYPE, programme_xlsx, statement_xlsx, summary_xlsx
+from server.settlements.programme import programme_month
 from server.settlements.schemas import (
     BulkDecisionIn,
     BulkDecisionOut,
@@ -54,8 +55,9 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def settlement_config(request: Request) -> SettlementConfig:
-    config = getattr(request.app.state, "settlement_config", None)
-    return config if isinstance(config, SettlementConfig) else service.DEFAULT_CONFIG
+    """The app's edit-check thresholds (made from the settings by :func:`server.app.create_app`)."""
+    config: SettlementConfig = request.app.state.settlement_config
+    return config
 
 
 ConfigDep = Annotated[SettlementConfig, Depends(settlement_config)]
@@ -357,28 +359,31 @@ def export_programme(
     month: MonthQuery,
     fmt: Annotated[Format, Query(alias="format")] = "json",
 ) -> Response:
-    """The whole programme for one month, one row per canteen (closed statements as stored, open ones computed
-    now) and a total row (bureau staff)."""
+    """The whole programme for one month: one row of totals per canteen (closed statements as stored, with
+    their hash; open ones computed now, without one) and a total row (bureau staff)."""
     service.require_bureau(actor)
     m = service.parse_month(month)
-    entries = service.programme_month(session, month=m, category_key=settings.category_key, config=config)
+    entries = programme_month(session, month=m, category_key=settings.category_key, config=config)
     name = f"programme-{m}"
     if fmt == "csv":
-        return _file(programme_csv([e.statement for e in entries]), CSV_TYPE, f"{name}.csv")
+        return _file(programme_csv([e.figures for e in entries]), CSV_TYPE, f"{name}.csv")
     if fmt == "xlsx":
-        data = programme_xlsx([(e.canteen.code, e.canteen.name, e.state, e.statement) for e in entries])
+        data = programme_xlsx([(e.canteen.code, e.canteen.name, e.figures) for e in entries])
         return _file(data, XLSX_TYPE, f"{name}.xlsx")
     body = {
         "month": str(m),
-        "statements": [
+        "canteens": [
             {
+                "canteen_id": e.figures.canteen_id,
                 "canteen_code": e.canteen.code,
-                "state": e.state,
-                "statement_hash": statement_hash(e.statement),
-                "statement": e.statement,
+                "canteen_name": e.canteen.name,
+                "state": e.figures.state,
+                "statement_hash": e.figures.statement_hash,
+                "totals": e.figures.totals,
             }
             for e in entries
         ],
+        "total": programme_total(e.figures for e in entries),
     }
     return _file(canonical_json(body), "application/json", f"{name}.json")
 
@@ -391,15 +396,15 @@ def _summary_rows(
     )
     rows: list[SummaryRow] = []
     for m in months:
-        for e in service.programme_month(session, month=m, category_key=settings.category_key, config=config):
-            t = e.statement.totals
+        for e in programme_month(session, month=m, category_key=settings.category_key, config=config):
+            t = e.figures.totals
             rows.append(
                 SummaryRow(
                     canteen_id=e.canteen.id,
                     canteen_code=e.canteen.code,
                     canteen_name=e.canteen.name,
                     month=str(m),
-                    state=e.state,
+                    state=e.figures.state,
                     meals=t.meals,
                     subsidised_meals=t.subsidised_meals,
                     elders=t.elders,
@@ -410,7 +415,7 @@ def _summary_rows(
                     adjustments=t.adjustments,
                     payable=t.payable,
                     held_meals=t.held_meals,
-                    statement_hash=statement_hash(e.statement),
+                    statement_hash=e.figures.statement_hash,
                 )
             )
     return rows

@@ -255,7 +255,8 @@ class SummaryRow(BaseModel):
     adjustments: int
     payable: int
     held_meals: int
-    statement_hash: str
+    statement_hash: str | None
+    """The closed statement's content hash; None while open (the figures are as computed now)."""
 
 
 class SummaryOut(BaseModel):

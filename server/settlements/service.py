@@ -14,9 +14,10 @@
   whoever quoted. Callers without ``categories.read`` get a view where category tiers are one merged
   ``category`` tier.
 - **Late facts**: closed months of the canteen whose :func:`~ruyi.settlement.target_month` is this month and
-  that saw something after the last close (a meal or void received, a decision taken) or still hold undecided
-  flagged meals are passed as :class:`~ruyi.settlement.PriorMonth`, with :func:`~ruyi.settlement.settled_of`
-  over the stored closed statements: the difference becomes adjustment lines pointing back.
+  that saw something after the last close (a meal, void or reprint received, as ``meal_activity`` notes at
+  intake; a decision taken) or still hold undecided flagged meals (:func:`late_months`) are passed as
+  :class:`~ruyi.settlement.PriorMonth`, with :func:`~ruyi.settlement.settled_of` over the stored closed
+  statements: the difference becomes adjustment lines pointing back.
 - **Closed** statements are read from their stored bytes only, and every read checks them again
   (:func:`verify_stored`): a mismatch raises :class:`IntegrityAlert` (500, logged), it is never served.
 """
@@ -29,7 +30,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -70,7 +71,7 @@ from server.canteens.tables import Canteen
 from server.elders.service import statuses_of
 from server.elders.tables import Elder
 from server.errors import Conflict, Forbidden, Invalid, NotFound, ServerError, problem_dict
-from server.meals.tables import Meal, MealFlag
+from server.meals.tables import Meal, MealActivity, MealFlag
 from server.rules.service import load_book
 from server.settlements.codec import statement_from_bytes
 from server.settlements.tables import (
@@ -80,6 +81,7 @@ from server.settlements.tables import (
     SettlementNote,
     SettlementStatement,
 )
+from server.sync.intake import among
 from server.sync.tables import SyncZReport
 
 log = logging.getLogger("ruyi.settlement")
@@ -519,51 +521,72 @@ def closed_months(session: Session, canteen_id: uuid.UUID) -> dict[Month, Closed
     return {Month.parse(r.month): r for r in rows}
 
 
-def _has_late_activity(
-    session: Session, *, canteen_id: uuid.UUID, origin: Month, since: datetime, info_flags: frozenset[str]
-) -> bool:
-    first, nxt = _range(origin)
-    in_month = (
-        col(Meal.canteen_id) == canteen_id,
-        col(Meal.service_date) >= first,
-        col(Meal.service_date) < nxt,
-        col(Meal.kind) == "sale",
-    )
-    late_sale = sa.select(col(Meal.meal_id)).where(*in_month, col(Meal.received_at) > since).limit(1)
-    if session.execute(late_sale).first():
-        return True
-    late_ref = (
-        sa.select(col(Meal.meal_id))
-        .where(col(Meal.refers_to).in_(sa.select(col(Meal.meal_id)).where(*in_month)), col(Meal.received_at) > since)
-        .limit(1)
-    )
-    if session.execute(late_ref).first():
-        return True
-    late_decision = (
-        sa.select(col(SettlementDecision.meal_id))
+def late_months(
+    session: Session,
+    *,
+    month: Month,
+    closed: Mapping[uuid.UUID, Mapping[Month, datetime]],
+    info_flags: frozenset[str],
+) -> dict[uuid.UUID, list[Month]]:
+    """Per canteen (``closed``: its closed months with their close times), its closed months whose late facts
+    are settled in ``month`` (:func:`~ruyi.settlement.target_month`) and that saw something after the canteen's
+    last close (less :data:`LATE_MARGIN`): a sale of theirs, or a void or reprint of one, received (as
+    ``meal_activity`` notes at intake), a decision taken, or flagged meals still undecided. Canteens with none
+    are left out. For any number of canteens, three small queries."""
+    candidates: dict[uuid.UUID, list[Month]] = {}
+    since: dict[uuid.UUID, datetime] = {}
+    for canteen_id, months in closed.items():
+        found = sorted(p for p in months if p < month and target_month(p, set(months)) == month)
+        if found:
+            candidates[canteen_id] = found
+            since[canteen_id] = max(months.values()) - LATE_MARGIN
+    if not candidates:
+        return {}
+    origins = sorted({p for found in candidates.values() for p in found})
+    active: set[tuple[uuid.UUID, Month]] = set()
+    received = (
+        sa.select(col(MealActivity.canteen_id), col(MealActivity.month), sa.func.max(col(MealActivity.received_at)))
         .where(
-            col(SettlementDecision.canteen_id) == canteen_id,
-            col(SettlementDecision.origin_month) == str(origin),
-            col(SettlementDecision.decided_at) > since,
+            among(session, col(MealActivity.canteen_id), candidates),
+            col(MealActivity.month).in_([p.first_day for p in origins]),
         )
-        .limit(1)
+        .group_by(col(MealActivity.canteen_id), col(MealActivity.month))
     )
-    if session.execute(late_decision).first():
-        return True
-    decided = sa.exists().where(col(SettlementDecision.meal_id) == col(MealFlag.meal_id))
-    pending = (
-        sa.select(col(MealFlag.meal_id))
+    decided = (
+        sa.select(
+            col(SettlementDecision.canteen_id),
+            col(SettlementDecision.origin_month),
+            sa.func.max(col(SettlementDecision.decided_at)),
+        )
         .where(
-            col(MealFlag.canteen_id) == canteen_id,
-            col(MealFlag.service_date) >= first,
-            col(MealFlag.service_date) < nxt,
+            among(session, col(SettlementDecision.canteen_id), candidates),
+            col(SettlementDecision.origin_month).in_([str(p) for p in origins]),
+        )
+        .group_by(col(SettlementDecision.canteen_id), col(SettlementDecision.origin_month))
+    )
+    for canteen_id, first_day, at in session.execute(received):
+        if at > since[canteen_id]:
+            active.add((canteen_id, Month.of(first_day)))
+    for canteen_id, origin, at in session.execute(decided):
+        if at > since[canteen_id]:
+            active.add((canteen_id, Month.parse(origin)))
+    has_decision = sa.exists().where(col(SettlementDecision.meal_id) == col(MealFlag.meal_id))
+    pending = (
+        sa.select(col(MealFlag.canteen_id), col(MealFlag.service_date))
+        .where(
+            among(session, col(MealFlag.canteen_id), candidates),
+            col(MealFlag.service_date) >= origins[0].first_day,
+            col(MealFlag.service_date) < origins[-1].next().first_day,
             col(MealFlag.resolved_at).is_(None),
             col(MealFlag.code).not_in(sorted(info_flags)),
-            ~decided,
+            ~has_decision,
         )
-        .limit(1)
+        .distinct()
     )
-    return session.execute(pending).first() is not None
+    for canteen_id, day in session.execute(pending):
+        active.add((canteen_id, Month.of(day)))
+    out = {c: [p for p in found if (c, p) in active] for c, found in candidates.items()}
+    return {c: found for c, found in out.items() if found}
 
 
 def closed_statements(session: Session, canteen_id: uuid.UUID) -> list[Statement]:
@@ -576,22 +599,19 @@ def closed_statements(session: Session, canteen_id: uuid.UUID) -> list[Statement
 
 
 def priors(session: Session, *, ctx: Context, canteen_id: uuid.UUID, month: Month) -> list[PriorMonth]:
-    closed = closed_months(session, canteen_id)
-    months = set(closed)
-    candidates = sorted(p for p in months if p < month and target_month(p, months) == month)
-    if not candidates:
-        return []
-    since = max(c.closed_at for c in closed.values()) - LATE_MARGIN
-    active = [
-        p
-        for p in candidates
-        if _has_late_activity(session, canteen_id=canteen_id, origin=p, since=since, info_flags=ctx.config.info_flags)
-    ]
-    if not active:
+    """The earlier closed months to re-examine in ``month`` (:func:`late_months`), with their facts as known
+    now and what was settled for them."""
+    closed = {m: r.closed_at for m, r in closed_months(session, canteen_id).items()}
+    found = late_months(session, month=month, closed={canteen_id: closed}, info_flags=ctx.config.info_flags)
+    return prior_months(session, ctx=ctx, canteen_id=canteen_id, months=found.get(canteen_id, []))
+
+
+def prior_months(session: Session, *, ctx: Context, canteen_id: uuid.UUID, months: Sequence[Month]) -> list[PriorMonth]:
+    if not months:
         return []
     statements = closed_statements(session, canteen_id)
     out = []
-    for p in active:
+    for p in months:
         facts = month_facts(session, month=p, tiers_map=ctx.tier_of_token, canteen_id=canteen_id)
         out.append(PriorMonth(tuple(facts.get(str(canteen_id), [])), settled_of(p, statements)))
     return out
@@ -635,7 +655,7 @@ def compute(
     if facts is None:
         loaded = month_facts(session, month=month, tiers_map=ctx.tier_of_token, canteen_id=row.canteen_id)
         facts = loaded.get(str(row.canteen_id), [])
-    settlement = _settle(
+    settlement = settle_statement(
         session,
         row=row,
         ctx=ctx,
@@ -648,7 +668,7 @@ def compute(
     return Computed(settlement, tuple(facts), notes_of(session, row.id))
 
 
-def _settle(
+def settle_statement(
     session: Session,
     *,
     row: SettlementStatement,
@@ -1303,87 +1323,6 @@ def close(session: Session, *, actor: Principal, row: SettlementStatement, ctx: 
         after={"state": "closed", "hash": digest, "payable": statement.totals.payable},
         canteen_id=row.canteen_id,
     )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The whole programme
-
-
-@dataclass(frozen=True)
-class ProgrammeEntry:
-    canteen: Canteen
-    row: SettlementStatement | None
-    statement: Statement
-
-    @property
-    def state(self) -> str:
-        return "none" if self.row is None else self.row.state
-
-
-def programme_month(
-    session: Session, *, month: Month, category_key: str, config: SettlementConfig
-) -> list[ProgrammeEntry]:
-    """Every active canteen's statement for ``month`` (and every canteen with a statement row): closed ones
-    from their stored bytes, open ones computed now (statements only, no edit checks) from one read of the
-    month's meals of all canteens. What each open statement needs besides its facts is read for all canteens
-    at once too (bureau lines of the month's statements, closed months); only a canteen with an earlier closed
-    month settled in this one reads its prior months on its own, as :func:`compute` does."""
-    canteens = list(session.exec(select(Canteen).order_by(col(Canteen.code))))
-    rows = {
-        r.canteen_id: r
-        for r in session.exec(select(SettlementStatement).where(col(SettlementStatement.month) == str(month)))
-    }
-    contexts: dict[str, Context] = {}
-    tiers: dict[str, str] = {}
-    for c in canteens:
-        if c.programme not in contexts:
-            contexts[c.programme] = context(session, c, category_key=category_key, config=config)
-            tiers.update(contexts[c.programme].tier_of_token)
-    needs_facts = any(c.id not in rows or rows[c.id].state != "closed" for c in canteens)
-    facts = month_facts(session, month=month, tiers_map=tiers, canteen_id=None) if needs_facts else {}
-    lines: dict[uuid.UUID, list[SettlementLine]] = defaultdict(list)
-    if needs_facts:
-        found_lines = session.exec(
-            select(SettlementLine)
-            .join(SettlementStatement, col(SettlementStatement.id) == col(SettlementLine.statement_id))
-            .where(col(SettlementStatement.month) == str(month))
-            .order_by(col(SettlementLine.statement_id), col(SettlementLine.line_no))
-        )
-        for line in found_lines:
-            lines[line.statement_id].append(line)
-    closed: dict[uuid.UUID, set[Month]] = defaultdict(set)
-    if needs_facts:
-        # Months after this one cannot make an earlier month's target this one (target_month walks forward
-        # only while months are closed, and stops here unless this month is closed, which it reads too).
-        found_closed = session.execute(
-            sa.select(col(ClosedMonth.canteen_id), col(ClosedMonth.month)).where(col(ClosedMonth.month) <= str(month))
-        )
-        for canteen_id, m in found_closed:
-            closed[canteen_id].add(Month.parse(m))
-    out = []
-    for c in canteens:
-        row = rows.get(c.id)
-        if not c.active and row is None:
-            continue
-        if row is not None and row.state == "closed":
-            statement = verify_stored(row)
-        else:
-            ctx = contexts[c.programme]
-            probe = row or SettlementStatement(id=uuid.UUID(int=0), canteen_id=c.id, month=str(month), created_by="")
-            months = closed.get(c.id, set())
-            late = any(p < month and target_month(p, months) == month for p in months)
-            statement = _settle(
-                session,
-                row=probe,
-                ctx=ctx,
-                month=month,
-                facts=facts.get(str(c.id), []),
-                lines=lines.get(probe.id, []) if row is not None else [],
-                prior=priors(session, ctx=ctx, canteen_id=c.id, month=month) if late else [],
-                with_checks=False,
-            ).statement
-        out.append(ProgrammeEntry(c, row, statement))
-    return out
 
 
 def months_between(first: Month, last: Month) -> list[Month]:

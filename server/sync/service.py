@@ -60,6 +60,7 @@ from server.config import Settings
 from server.elders.service import CLOSED
 from server.elders.tables import Elder
 from server.errors import Forbidden, ServerError
+from server.meals import rollups
 from server.meals.tables import Meal, MealFlag
 from server.rules.service import load_book
 from server.sync.changes import current_change_no
@@ -217,6 +218,7 @@ def push(
         for _i, r, canonical in candidates.values()
     ]
     inserted = _insert_meals(session, rows)
+    rollups.apply_intake(session, rows=rows, inserted=inserted)
     stored_records = [r for i, r, _c in candidates.values() if r.meal_id in inserted]
     for i, r, _c in candidates.values():
         if r.meal_id in inserted:

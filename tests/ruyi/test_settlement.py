@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ruyi.export import programme_csv, statement_csv
+from ruyi.export import ProgrammeRow, programme_csv, statement_csv
 from ruyi.meal import Kind
 from ruyi.rules import RuleBook, Slot
 from ruyi.settlement import (
@@ -512,14 +512,21 @@ def test_statement_csv_bytes() -> None:
 def test_programme_csv() -> None:
     s1 = settle(canteen_id="c1", month=JUNE, facts=[fact(date(2026, 6, 1))], rules=CITY).statement
     s2 = settle(canteen_id="c2", month=JUNE, facts=[fact(date(2026, 6, 2), canteen="c2")], rules=CITY).statement
-    data = programme_csv([s2, s1])
-    assert data == programme_csv([s1, s2])
-    rows = data.decode("utf-8-sig").split("\r\n")
-    assert rows[0].startswith("食堂,月份,餐数") and rows[1].startswith("canteen,month,meals")
-    assert rows[2] == f"c1,2026-06,1,1,1,1,12.00,2.00,10.00,2.00,2.00,0.00,0.00,4.00,0,0.00,{statement_hash(s1)}"
-    assert rows[4] == "合计,2026-06,2,2,,2,24.00,4.00,20.00,4.00,4.00,0.00,0.00,8.00,0,0.00,"
+    rows = [
+        ProgrammeRow("c2", JUNE, "draft", s2.totals, None),
+        ProgrammeRow("c1", JUNE, "closed", s1.totals, statement_hash(s1)),
+    ]
+    data = programme_csv(rows)
+    assert data == programme_csv(reversed(rows))
+    lines = data.decode("utf-8-sig").split("\r\n")
+    assert lines[0].startswith("食堂,月份,状态,餐数") and lines[1].startswith("canteen,month,state,meals")
+    figures = "1,1,1,1,12.00,2.00,10.00,2.00,2.00,0.00,0.00,4.00,0,0.00"
+    assert lines[2] == f"c1,2026-06,closed,{figures},{statement_hash(s1)}"
+    assert lines[3] == f"c2,2026-06,draft,{figures},"  # open: no hash
+    assert lines[4] == "合计,2026-06,,2,2,,2,24.00,4.00,20.00,4.00,4.00,0.00,0.00,8.00,0,0.00,"
+    may = settle(canteen_id="c3", month=Month(2026, 5), facts=[], rules=CITY).statement
     with pytest.raises(ValueError, match="one month"):
-        programme_csv([s1, settle(canteen_id="c3", month=Month(2026, 5), facts=[], rules=CITY).statement])
+        programme_csv([*rows, ProgrammeRow("c3", may.month, "none", may.totals, None)])
 
 
 # ----------------------------------------------------------------------------------------------------------------

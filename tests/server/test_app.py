@@ -24,7 +24,8 @@ def test_health_reports_database(api: Api) -> None:
     body = r.json()
     assert body["status"] == "ok"
     assert body["database"] == api.engine.dialect.name
-    assert body["revision"] == "0006"
+
+    assert body["revision"] == "0007"
 
 
 def test_openapi_document_lists_api(api: Api) -> None:

@@ -7,10 +7,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ruyi.meal import MealRecord
 from ruyi.settlement import Month
 from server.base import local_today
-from tests.server.sync.helpers import Chain, World
+from tests.server.sync.helpers import World
 
 ZONE = ZoneInfo("Asia/Shanghai")
 S = "/api/v1/settlements"
@@ -23,11 +22,6 @@ def last_month() -> Month:
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), ZONE)
-
-
-def void(chain: Chain, original: MealRecord, *, when: datetime | None = None) -> MealRecord:
-    """A void of ``original`` as the terminal ledger makes it, two minutes later unless ``when`` is given."""
-    return chain.void(original, when=when or original.service_time + timedelta(minutes=2))
 
 
 def create(world: World, canteen_id: str, month: Month | str) -> dict[str, Any]:

@@ -4,7 +4,9 @@ programme's month and the city-wide summary."""
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -101,8 +103,9 @@ def test_programme_month_and_city_summary(world: World) -> None:
     api = world.api
     sid = _month_with_a_category(world)
     m = last_month()
-    close(world, sid)
+    closed = close(world, sid)
     a = api.ok("GET", f"{S}/{sid}", api.auditor)["statement"]["totals"]
+    files: dict[str, bytes] = {}
     for fmt in ("json", "csv", "xlsx"):
         first = api.client.get(
             "/api/v1/settlement-programme", headers=api.auditor, params={"month": str(m), "format": fmt}
@@ -111,15 +114,30 @@ def test_programme_month_and_city_summary(world: World) -> None:
             "/api/v1/settlement-programme", headers=api.auditor, params={"month": str(m), "format": fmt}
         )
         assert first.status_code == 200 and first.content == second.content, fmt
-    wb = load_workbook(io.BytesIO(first.content))
+        files[fmt] = first.content
+    wb = load_workbook(io.BytesIO(files["xlsx"]))
     rows = list(wb.active.iter_rows(min_row=3, values_only=True))  # type: ignore[union-attr]
     assert [r[0] for r in rows] == ["ry-01", "ry-02", "合计"]
     assert rows[0][3] == "closed" and rows[0][15] == a["payable"] and rows[2][15] == a["payable"]
+    # One row of totals per canteen: the closed statement's hash, none for a canteen not closed.
+    assert (rows[0][18], rows[1][3], rows[1][18]) == (closed["content_hash"], "none", None)
+    body = json.loads(files["json"])
+    assert [(c["canteen_code"], c["state"], c["statement_hash"]) for c in body["canteens"]] == [
+        ("ry-01", "closed", closed["content_hash"]),
+        ("ry-02", "none", None),
+    ]
+    assert body["canteens"][0]["totals"] == a and body["total"]["payable"] == a["payable"]
+    table = list(csv.reader(io.StringIO(files["csv"].decode("utf-8-sig"))))
+    by_canteen = {r[0]: (r[2], r[-1]) for r in table[2:]}
+    assert by_canteen[world.canteen_a] == ("closed", closed["content_hash"])
+    assert by_canteen[world.canteen_b] == ("none", "") and by_canteen["合计"] == ("", "")
     summary = api.ok(
         "GET", "/api/v1/settlement-summary", api.auditor, params={"from_month": str(m), "to_month": str(m.next())}
     )
     mine = [r for r in summary["rows"] if r["canteen_code"] == "ry-01" and r["month"] == str(m)]
     assert mine[0]["state"] == "closed" and mine[0]["payable"] == a["payable"] and mine[0]["elders"] == 2
+    assert mine[0]["statement_hash"] == closed["content_hash"]
+    assert {r["statement_hash"] for r in summary["rows"] if r["state"] != "closed"} == {None}
     assert summary["totals"]["payable"] == sum(r["payable"] for r in summary["rows"])
     x1 = api.client.get(
         "/api/v1/settlement-summary",

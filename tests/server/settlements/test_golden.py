@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from ruyi.meal import MealRecord
 from ruyi.settlement import Month, fact_from_record, settle, statement_hash
-from tests.server.settlements.helpers import S, at, close, create, last_month, void
+from tests.server.settlements.helpers import S, at, close, create, last_month
 from tests.server.sync.helpers import World
 
 
@@ -25,7 +25,7 @@ def _month(world: World) -> tuple[Month, dict[str, MealRecord], list[MealRecord]
     r["walkin_d1"] = ta.sale(when=at(d1, 11, 50))
     r["e0_dinner_d1"] = ta.sale(elder=e0, slot="dinner", when=at(d1, 17, 30))
     r["e0_lunch_d2"] = ta.sale(elder=e0, when=at(d2, 11, 30))
-    r["void_e0_lunch_d2"] = void(ta, r["e0_lunch_d2"])
+    r["void_e0_lunch_d2"] = ta.void(r["e0_lunch_d2"])
     r["e0_lunch_d2b"] = ta.sale(elder=e0, when=at(d2, 11, 35))
     # The terminal charged less than the rules say: intake flags quote_mismatch (held until decided).
     q = ta.world.quote(e2, world.canteen_a, slot="dinner", when=at(d2, 17, 0), price=1000, withhold=None)

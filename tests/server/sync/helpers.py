@@ -122,25 +122,29 @@ class Chain:
                 )
         return record
 
-    def void(self, sale: MealRecord, *, when: datetime | None = None, **over: Any) -> MealRecord:
-        """A void of ``sale`` as a terminal makes it (the sale's fields repeated), with ``over`` changed."""
+    def void(self, original: MealRecord, *, when: datetime | None = None, **over: Any) -> MealRecord:
+        """A void of ``original`` made on this terminal as its ledger makes it (the sale's fields repeated), two
+        minutes later unless ``when`` is given, with ``over`` changed; the original may be another terminal's
+        record, as intake allows."""
         seq, prev = self.head
-        when = when or sale.service_time + timedelta(minutes=1)
+        when = when or original.service_time + timedelta(minutes=2)
         update = {
             "meal_id": uuid7(int(when.timestamp() * 1000), os.urandom(10)),
+            "terminal_id": self.term.id,
+            "canteen_id": self.term.canteen_id,
             "seq": seq + 1,
             "kind": "void",
-            "refers_to": sale.meal_id,
-            "reason": "点错",
+            "refers_to": original.meal_id,
             "service_time": when,
+            "reason": "点错菜",
             "prev_hash": prev,
             "hash": UNSEALED,
         }
-        record = seal(sale.model_copy(update=update | over))
+        record = seal(original.model_copy(update=update | over))
         self.records.append(record)
-        if sale.elder_id is not None:  # a voided meal no longer counts towards the elder's limits
-            history = self.world.history.get(sale.elder_id, [])
-            self.world.history[sale.elder_id] = [h for h in history if h.service_time != sale.service_time]
+        if original.elder_id is not None:  # a voided meal no longer counts towards the elder's limits
+            history = self.world.history.get(original.elder_id, [])
+            self.world.history[original.elder_id] = [h for h in history if h.service_time != original.service_time]
         return record
 
     def walk_ins(self, n: int, *, start: datetime | None = None) -> list[MealRecord]:

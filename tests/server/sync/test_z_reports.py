@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ruyi.meal import MealRecord
 from terminal.ledger import ZReport, _z_report
 from terminal.sync import z_report_body
-from tests.server.settlements.helpers import S, at, create, last_month, void
+from tests.server.settlements.helpers import S, at, create, last_month
 from tests.server.sync.helpers import Term, World
 
 Z = "/api/v1/sync/z-reports"
@@ -27,7 +27,7 @@ def _day_records(world: World, term: Term) -> tuple[date, list[MealRecord], list
     chain = world.chain(term)
     kept = [chain.sale(elder=world.elders[0], when=at(day, 11, 30))]
     walk_ins = [chain.sale(when=at(day, 12, i)) for i in range(3)]
-    void(chain, walk_ins[1])
+    chain.void(walk_ins[1])
     kept += [walk_ins[0], walk_ins[2], chain.sale(elder=world.elders[2], slot="dinner", when=at(day, 17, 30))]
     world.push(term, chain.records)
     return day, kept, chain.records
