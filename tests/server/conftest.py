@@ -7,9 +7,10 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import sqlalchemy as sa
@@ -35,60 +36,83 @@ def pg_cluster() -> Iterator[PgCluster]:
     with throwaway_cluster() as cluster:
         with cluster.admin() as conn:
             conn.execute(f"CREATE DATABASE {TEMPLATE}")
-        upgrade(
-            Settings(
-                environment="test",
-                secret_key=SECRET,
-                card_key_secret=CARD_SECRET,
-                category_key=CATEGORY_KEY,
-                database_url=cluster.url(TEMPLATE),
-            )
-        )
+        upgrade(make_settings(cluster.url(TEMPLATE)))
         yield cluster
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
-    upgrade(
-        Settings(
-            environment="test",
-            secret_key=SECRET,
-            card_key_secret=CARD_SECRET,
-            category_key=CATEGORY_KEY,
-            database_url=f"sqlite:///{path}",
-        )
-    )
+    upgrade(make_settings(f"sqlite:///{path}"))
     return path
 
 
+class NewDatabase(Protocol):
+    def __call__(self, like: str | None = None) -> str:
+        """The URL of a fresh, migrated database; ``like``: a copy of that database (made by this fixture, and
+        with no connection open to it)."""
+
+
+@dataclass(frozen=True)
+class Databases:
+    """What the ``databases`` fixture gives: its kind (``sqlite`` or ``postgresql``) and a maker of databases."""
+
+    kind: str
+    new: NewDatabase
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database for this test alone."""
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databases]:
+    """As many databases as the test needs (one per test, or one per hypothesis example), dropped afterwards."""
+    made: dict[str, str] = {}
+    """URL -> SQLite file or PostgreSQL database name."""
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "ruyi.sqlite3"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
+
+        def new(like: str | None = None) -> str:
+            path = tmp_path / f"ruyi-{len(made)}.sqlite3"
+            shutil.copyfile(made[like] if like else template, path)
+            made[f"sqlite:///{path}"] = str(path)
+            return f"sqlite:///{path}"
+
+        yield Databases("sqlite", new)
         return
     cluster: PgCluster = request.getfixturevalue("pg_cluster")
-    name = f"t_{uuid.uuid4().hex[:16]}"
+
+    def new_pg(like: str | None = None) -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        with cluster.admin() as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {made[like] if like else TEMPLATE}")
+        made[cluster.url(name)] = name
+        return cluster.url(name)
+
+    yield Databases("postgresql", new_pg)
     with cluster.admin() as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    yield cluster.url(name)
-    with cluster.admin() as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        for name in made.values():
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
+def db_url(databases: Databases) -> str:
+    """A fresh, migrated database for this test alone."""
+    return databases.new()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Test settings (fixed secrets) for ``database_url``; ``overrides`` change any other setting."""
     return Settings(
         environment="test",
         secret_key=SECRET,
         card_key_secret=CARD_SECRET,
         category_key=CATEGORY_KEY,
-        database_url=db_url,
+        database_url=database_url,
+        **overrides,
     )
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return make_settings(db_url)
 
 
 @pytest.fixture
@@ -151,8 +175,16 @@ class Api:
         return r.json() if r.content else None
 
 
-@pytest.fixture
-def api(settings: Settings, engine: sa.Engine) -> Iterator[Api]:
+@contextmanager
+def serve(settings: Settings, engine: sa.Engine, tokens: dict[str, str] | None = None) -> Iterator[Api]:
+    """The app on ``engine`` behind a test client (lifespan run); ``tokens``: credentials of an earlier ``Api`` on
+    the same database, kept (as a restarted server keeps its staff)."""
     app = create_app(settings, engine=engine)
     with TestClient(app) as client:
-        yield Api(client=client, engine=engine, settings=settings)
+        yield Api(client=client, engine=engine, settings=settings, _tokens=tokens if tokens is not None else {})
+
+
+@pytest.fixture
+def api(settings: Settings, engine: sa.Engine) -> Iterator[Api]:
+    with serve(settings, engine) as api:
+        yield api

@@ -42,6 +42,14 @@ def yesterday_noon() -> datetime:
     return datetime.combine(day, time(12, 0), zone)
 
 
+def prior_meal(record: MealRecord) -> PriorMeal:
+    """A stored sale as pricing's history of the elder's day holds it."""
+    q = record.quote
+    return PriorMeal(
+        service_time=record.service_time, slot=record.slot, canteen_id=record.canteen_id, subsidised=q.subsidised
+    )
+
+
 @dataclass
 class Term:
     id: str
@@ -55,11 +63,14 @@ class Term:
 
 @dataclass
 class Chain:
-    """One terminal's ledger: records sealed in seq order from the terminal's genesis."""
+    """One terminal's ledger: records sealed in seq order from the terminal's genesis. Sales are quoted with the
+    world's shared history of subsidised meals, or (``own_ledger``) as a real terminal quotes: with its own
+    ledger's sales of the elder that day, not voided, and nothing of any other terminal."""
 
     world: World
     term: Term
     records: list[MealRecord] = field(default_factory=list)
+    own_ledger: bool = False
 
     @property
     def head(self) -> tuple[int, str]:
@@ -68,7 +79,19 @@ class Chain:
         return self.records[-1].seq, self.records[-1].hash
 
     def history(self, elder_id: str, when: datetime) -> list[PriorMeal]:
-        return self.world.history.get(elder_id, [])
+        if not self.own_ledger:
+            return self.world.history.get(elder_id, [])
+        zone = self.world.book.zone
+        day = when.astimezone(zone).date()
+        voided = {r.refers_to for r in self.records if r.kind == "void"}
+        return [
+            prior_meal(r)
+            for r in self.records
+            if r.kind == "sale"
+            and r.elder_id == elder_id
+            and r.meal_id not in voided
+            and r.service_time.astimezone(zone).date() == day
+        ]
 
     def sale(
         self,
@@ -85,7 +108,13 @@ class Chain:
         when = when or yesterday_noon() + timedelta(seconds=len(self.records))
         item = self.world.items[(self.term.canteen_id, slot)]
         q = self.world.quote(
-            elder, self.term.canteen_id, slot=slot, when=when, price=price or item[1], withhold=withhold
+            elder,
+            self.term.canteen_id,
+            slot=slot,
+            when=when,
+            price=price or item[1],
+            withhold=withhold,
+            history=self.history(elder, when) if elder else [],
         )
         if quote_over:
             q = q.model_copy(update=quote_over)
@@ -168,8 +197,8 @@ class World:
     book: RuleBook
     history: dict[str, list[PriorMeal]] = field(default_factory=dict)
 
-    def chain(self, term: Term) -> Chain:
-        return Chain(self, term)
+    def chain(self, term: Term, *, own_ledger: bool = False) -> Chain:
+        return Chain(self, term, own_ledger=own_ledger)
 
     def profile(self, elder_id: str) -> ElderProfile:
         with open_session(self.api.engine, write=False) as session:
@@ -178,8 +207,17 @@ class World:
             return profile(session, row)
 
     def quote(
-        self, elder: str | None, canteen_id: str, *, slot: str, when: datetime, price: int, withhold: Reason | None
+        self,
+        elder: str | None,
+        canteen_id: str,
+        *,
+        slot: str,
+        when: datetime,
+        price: int,
+        withhold: Reason | None,
+        history: list[PriorMeal] | None = None,
     ) -> Quote:
+        """The quote a terminal gives; ``history``: the elder's earlier meals it knows (default: the world's)."""
         req = MealRequest(
             canteen_id=canteen_id,
             slot=slot,
@@ -188,7 +226,9 @@ class World:
             withhold=withhold,
         )
         prof = self.profile(elder) if elder else None
-        return quote(prof, req, self.history.get(elder or "", []) if elder else [], self.book)
+        if history is None:
+            history = self.history.get(elder, []) if elder else []
+        return quote(prof, req, history, self.book)
 
     def push(
         self,
@@ -295,5 +335,6 @@ __all__ = [
     "date",
     "local",
     "now_utc",
+    "prior_meal",
     "yesterday_noon",
 ]
