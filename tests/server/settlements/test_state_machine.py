@@ -71,7 +71,7 @@ from server.config import Settings
 from server.db import make_engine
 from server.sync.intake import COMPARED
 from tests.server.conftest import Api, Databases, make_settings, serve
-from tests.server.settlements.helpers import S, at, close, create, note_all_warnings, void
+from tests.server.settlements.helpers import S, at, close, create, note_all_warnings
 from tests.server.sync.helpers import Chain, World, build_world, prior_meal
 
 MONTHS = tuple(Month(2026, m) for m in (1, 2, 3))
@@ -306,7 +306,7 @@ class ServerSettlement(RuleBasedStateMachine):
         """A terminal voids one of today's sales (a new record pointing at it)."""
         candidates = self.voidable()
         chain, sale = candidates[pick % len(candidates)]
-        void(chain, sale, when=self.tick(wait))
+        chain.void(sale, when=self.tick(wait))
 
     @precondition(lambda self: self.now.date() < LAST_DAY)
     @rule(days=st.sampled_from([1, 2, 10, 31]))
