@@ -490,7 +490,9 @@ def _core(  # noqa: PLR0917
     voids: dict[str, MealFact] = {}
     void_list: list[MealFact] = []
     for f in by_id.values():
-        if f.canteen_id != canteen_id:
+        # Another canteen's void of a sale here still cancels it (as intake and the rollups count it; intake flags
+        # it ``void_irregular``): only a sale must be this canteen's.
+        if f.canteen_id != canteen_id and f.kind == "sale":
             raise InvalidSettlementInput.one(
                 "settlement.foreign_canteen",
                 f"餐次 {f.meal_id} 属于食堂 {f.canteen_id}，不属于 {canteen_id}",

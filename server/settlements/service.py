@@ -356,9 +356,14 @@ def month_facts(
     decisions: dict[str, str] = {str(mid): d for mid, d in conn.execute(found)}
     maker = _FactMaker(tiers_map, flags, decisions)
     out: dict[str, list[MealFact]] = defaultdict(list)
-    for r in rows:
+    canteen_of: dict[str, str] = {}
+    for r in rows:  # sales first, then what refers to them (union order)
         f = maker.fact(r)
-        out[f.canteen_id].append(f)
+        if f.kind == "sale":
+            canteen_of[f.meal_id] = f.canteen_id
+        # A record referring to a sale goes with that sale's canteen, even if another canteen's terminal sent it
+        # (intake flags such a void ``void_irregular``; it cancels the sale there, as in the rollups).
+        out[canteen_of.get(f.refers_to or "", f.canteen_id) if f.kind != "sale" else f.canteen_id].append(f)
     return out
 
 

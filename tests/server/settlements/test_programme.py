@@ -324,3 +324,23 @@ def _line(session: Session, statement_id: uuid.UUID, kind: str, amount: int) -> 
         note="",
         created_by="test",
     )
+
+
+def test_another_canteens_void_cancels_the_sale_is_flagged_and_blocks_nothing(world: World) -> None:
+    """No terminal voids another canteen's sale, but intake keeps whatever it is sent: the void cancels the sale in
+    the statement as in the rollups, is flagged ``void_irregular`` for the reviewer, and the statement computes."""
+    m = last_month()
+    a, b = world.chain(world.ta), world.chain(world.tb)
+    kept = a.sale(elder=world.elders[0], when=at(m.last_day, 11, 0))
+    taken = a.sale(elder=world.elders[2], when=at(m.last_day, 11, 5))
+    world.push(world.ta, a.records)
+    foreign = b.void(taken)
+    world.push(world.tb, b.records)
+    (flag,) = world.api.ok("GET", "/api/v1/meal-flags", world.api.auditor)
+    assert (flag["meal_id"], flag["code"]) == (str(foreign.meal_id), "void_irregular")
+    assert flag["evidence"]["problems"] == ["other_terminal"]
+    sid = create(world, world.canteen_a, m)["id"]
+    statement = world.api.ok("GET", f"{S}/{sid}", world.api.auditor)["statement"]
+    assert statement["voided"] == [[str(taken.meal_id), str(foreign.meal_id)]]
+    assert statement["totals"]["meals"] == 1 and statement["totals"]["elder_subsidy"] == kept.quote.subsidy
+    assert _programme(world, str(m))["ry-01"]["totals"] == statement["totals"]
