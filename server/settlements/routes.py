@@ -303,9 +303,14 @@ def close(
     *, actor: CurrentStaff, session: SessionDep, settings: SettingsDep, config: ConfigDep, statement_id: uuid.UUID
 ) -> StatementOut:
     """reviewed -> closed (auditors), once the month has ended and earlier months are closed: checks run again,
-    the canonical bytes and their sha256 are stored, and the month never changes again."""
+    the canonical bytes and their sha256 are stored, and the month never changes again. If the statement is no
+    longer what was reviewed (or last checked), it goes back to draft instead (409)."""
     row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.REVIEWERS, write=True)
-    service.close(session, actor=actor, row=row, ctx=ctx)
+    try:
+        service.close(session, actor=actor, row=row, ctx=ctx)
+    except service.ChangedSinceReview:
+        session.commit()  # back to draft, audited
+        raise
     session.commit()
     return _out(service.view(session, actor=actor, row=row, ctx=ctx))
 

@@ -113,6 +113,18 @@ class IntegrityAlert(ServerError):
     status, code = 500, "settlement.integrity"
 
 
+class ChangedSinceReview(Conflict):
+    """Closing found content other than what was reviewed (or last checked): the statement went back to draft,
+    and that step is kept (the caller commits before answering)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "结算单在复核后有变化（新到餐次或标记），已退回草稿：请查看后重新复核",
+            "the statement changed after it was reviewed (new meals or flags): back to draft, review it again",
+            code="settlement.changed_since_review",
+        )
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Access
 
@@ -1300,10 +1312,24 @@ def close(session: Session, *, actor: Principal, row: SettlementStatement, ctx: 
         )
     now = utcnow()
     computed = compute(session, row=row, ctx=ctx)
-    _verdict_or_conflict(computed, "关账", "close")
     statement = computed.settlement.statement
-    body = statement_bytes(statement)
     digest = statement_hash(statement)
+    if digest != row.computed_hash:  # what closes is what a reviewer saw, or it goes back to them
+        row.state, row.updated_at = "draft", now
+        session.add(row)
+        audit.record(
+            session,
+            actor=actor,
+            action="settlement.changed_since_review",
+            object_type="settlement",
+            object_id=row.id,
+            before={"state": "reviewed", "hash": row.computed_hash},
+            after={"state": "draft", "hash": digest},
+            canteen_id=row.canteen_id,
+        )
+        raise ChangedSinceReview
+    _verdict_or_conflict(computed, "关账", "close")
+    body = statement_bytes(statement)
     row.state = "closed"
     row.body = body.decode()
     row.content_hash = digest

@@ -87,6 +87,29 @@ def test_warnings_need_notes_and_reviewed_goes_back_to_draft_on_change(world: Wo
     )
 
 
+def test_a_meal_arriving_between_review_and_close_sends_the_statement_back(world: World) -> None:
+    api = world.api
+    m = last_month()
+    chain = world.chain(world.ta)
+    chain.sale(elder=world.elders[0], when=at(m.last_day, 11, 0))
+    world.push(world.ta, chain.records)
+    sid = create(world, world.canteen_a, m)["id"]
+    note_all_warnings(world, sid, "终端尚未上报日结")
+    reviewed = api.ok("POST", f"{S}/{sid}/review", api.auditor)
+    chain.sale(elder=world.elders[2], when=at(m.last_day, 11, 30))  # an offline terminal catches up
+    world.push(world.ta, chain.records)
+    r = api.client.post(f"{S}/{sid}/close", headers=api.auditor)
+    assert r.status_code == 409 and r.json()["error"] == "settlement.changed_since_review"
+    back = api.ok("GET", f"{S}/{sid}", api.auditor)
+    assert back["state"] == "draft" and back["statement"]["totals"]["meals"] == 2
+    assert reviewed["statement"]["totals"]["meals"] == 1
+    entry = api.ok("GET", "/api/v1/audit", api.auditor, params={"action": "settlement.changed_since_review"})[0]
+    assert entry["after"]["state"] == "draft"
+    assert api.ok("POST", f"{S}/{sid}/review", api.auditor)["state"] == "reviewed"
+    closed = api.ok("POST", f"{S}/{sid}/close", api.auditor)
+    assert closed["state"] == "closed" and closed["statement"]["totals"]["meals"] == 2
+
+
 def test_closed_is_immutable_verified_and_late_meals_become_adjustments(world: World) -> None:
     api = world.api
     m = last_month()
