@@ -21,6 +21,7 @@ from bench.server_intake import ledgers, settings_for, setup
 from ruyi.sync import MAX_BATCH_RECORDS, PushRequest
 from server.auth.principal import Principal
 from server.db import make_engine, open_session, upgrade
+from server.meals import rollups
 from server.sync import intake, service
 from tests.server.pgcluster import throwaway_cluster
 
@@ -28,6 +29,7 @@ PHASES = {
     service: ("_lock_terminal", "load_book", "canonical_bytes", "_meal_row", "_insert_meals", "_chain_flags",
               "time_flags", "sale_flags", "void_flags", "_store_flags", "_advance"),
     intake: ("elder_day_meals", "quote", "_limit_flags"),
+    rollups: ("apply_intake",),
 }  # fmt: skip
 
 
