@@ -29,6 +29,10 @@ class CanteenCreate(_In):
     offline_warn_minutes: WarnMinutes | None = None
 
 
+_RESETTABLE = frozenset({"offline_hours", "offline_warn_minutes"})
+"""Fields a ``null`` in an update resets to the server's default."""
+
+
 class CanteenUpdate(_In):
     name: str | None = Field(default=None, min_length=1, max_length=128)
     address: str | None = Field(default=None, max_length=256)
@@ -40,7 +44,7 @@ class CanteenUpdate(_In):
     def changes(self) -> dict[str, Any]:
         """The fields given; ``null`` means "not changed" except for the offline policy (back to the default)."""
         given = self.model_dump(exclude_unset=True)
-        return {k: v for k, v in given.items() if v is not None or k.startswith("offline_")}
+        return {k: v for k, v in given.items() if v is not None or k in _RESETTABLE}
 
 
 class CanteenOut(BaseModel):

@@ -239,23 +239,11 @@ def programme_xlsx(entries: Sequence[tuple[str, str, ProgrammeRow]]) -> bytes:
     return workbook_bytes(wb)
 
 
-SUMMARY_XLSX_COLUMNS: tuple[Column, ...] = (
-    ("食堂编号", "canteen_code", False),
-    ("食堂", "canteen_name", False),
-    ("月份", "month", False),
-    ("状态", "state", False),
-    ("餐数", "meals", False),
-    ("补贴餐数", "subsidised_meals", False),
-    ("就餐老人数", "elders", False),
-    ("老人人天", "elder_days", False),
-    ("老人补贴", "elder_subsidy_fen", True),
-    ("运营补贴", "operating_fen", True),
-    ("建设补贴", "construction_fen", True),
-    ("调整金额", "adjustments_fen", True),
-    ("应付金额", "payable_fen", True),
-    ("暂缓餐数", "held_meals", False),
-    ("内容哈希", "statement_hash", False),
-)
+_SUMMARY_KEYS = ("canteen_code", "canteen_name", "month", "state", "meals", "subsidised_meals", "elders", "elder_days",
+                 "elder_subsidy_fen", "operating_fen", "construction_fen", "adjustments_fen", "payable_fen",
+                 "held_meals", "statement_hash")  # fmt: skip
+SUMMARY_XLSX_COLUMNS: tuple[Column, ...] = tuple(c for c in PROGRAMME_XLSX_COLUMNS if c[1] in _SUMMARY_KEYS)
+"""The programme's columns the city-wide summary shows, in the same order."""
 
 
 def summary_xlsx(rows: Sequence[dict[str, Any]]) -> bytes:

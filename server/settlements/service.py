@@ -372,10 +372,10 @@ def month_facts(
     for r in rows:  # sales first, then what refers to them (union order)
         f = maker.fact(r)
         if f.kind == "sale":
-            canteen_of[f.meal_id] = f.canteen_id
-        # A record referring to a sale goes with that sale's canteen, even if another canteen's terminal sent it
-        # (intake flags such a void ``void_irregular``; it cancels the sale there, as in the rollups).
-        out[canteen_of.get(f.refers_to or "", f.canteen_id) if f.kind != "sale" else f.canteen_id].append(f)
+            canteen_of[f.meal_id] = owner = f.canteen_id
+        else:  # with the sale it refers to, even when another canteen's terminal sent it (flagged at intake)
+            owner = canteen_of.get(f.refers_to or "", f.canteen_id)
+        out[owner].append(f)
     return out
 
 
