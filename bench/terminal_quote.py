@@ -24,9 +24,9 @@ from ruyi.idnum import Sex, make_resident_id
 from ruyi.rules import parse_rulebook
 from ruyi.sync import MenuItem
 from terminal.counter import Counter, Sale
+from terminal.devices.cards import CardKey, CardKind, card_key_digest
+from terminal.devices.printing import PrinterStatus, ReceiptDocument
 from terminal.ledger import Ledger
-from terminal.printer import PrinterStatus, ReceiptDocument
-from terminal.reader import CardKey, CardKind, card_key_digest
 from terminal.snapshot import PlainElder, build_snapshot, load_snapshot, write_snapshot
 
 REPO = Path(__file__).resolve().parents[1]

@@ -26,9 +26,9 @@ os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", tempfile.mkdtemp(prefix=
 from playwright.sync_api import Page, sync_playwright
 
 from terminal.counter import Counter
+from terminal.devices.cards import CardKey, CardKind, CardTapped, ReaderEvent, card_key_digest
+from terminal.devices.printing import PrinterStatus, ReceiptDocument
 from terminal.ledger import Ledger
-from terminal.printer import PrinterStatus, ReceiptDocument
-from terminal.reader import CardKey, CardKind, CardTapped, ReaderEvent, card_key_digest
 from terminal.snapshot import Snapshot
 from terminal.web.server import WebServer
 from terminal.web.station import Station

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +24,6 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _escpos_cache(config: Path) -> None:
-    """Point python-escpos's capability cache into the data dir before anything imports escpos."""
-    try:
-        data_dir = tomllib.loads(config.read_text(encoding="utf-8")).get("data_dir")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return  # load_config reports it properly
-    if isinstance(data_dir, str):
-        cache = config.resolve().parent / data_dir / "escpos-cache"
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            return
-        os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache))
-
-
 def _screen(args: argparse.Namespace) -> Any:
     """The screen settings (``screen.toml`` beside the config, then --host/--port), or None with --no-screen."""
     if args.no_screen:
@@ -53,9 +36,7 @@ def _screen(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    _escpos_cache(args.config)
-    # Imported only now: importing the terminal imports python-escpos, which needs its cache dir set first.
-    from terminal.app import run_from_file  # noqa: PLC0415
+    from terminal.app import run_from_file  # noqa: PLC0415  (the terminal extra: pyscard, python-escpos)
 
     try:
         return run_from_file(args.config, reprint_pending=args.reprint_pending, screen=_screen(args))

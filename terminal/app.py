@@ -1,19 +1,16 @@
-"""The terminal process: config + snapshot + ledger + card reader thread + printer, wired to the counter.
+"""The terminal process: config + snapshot + ledger + card reader thread + printer + sync, wired to the counter,
+and the cashier and elder screens (:mod:`terminal.web`) when they are served.
 
-Until the cashier screen exists, each tap's quote is written to stdout in Chinese (or English) and the sale is
-left open for the screen; the process offers (or, with ``reprint_pending``, prints) receipts of meals committed
-but never printed, and stops cleanly on SIGTERM or Ctrl-C. Log lines never carry a name, an ID number, a category
-or a card key (the counter and the reader log codes and amounts only).
-
-python-escpos calls ``logging.basicConfig()`` and makes a capability cache directory when imported: callers set
-``ESCPOS_CAPABILITIES_PICKLE_DIR`` (see :func:`prepare_environment`) before importing this module, and logging is
-configured here with ``force=True``.
+Each tap's quote is also written to stdout in Chinese (or English); the process offers (or, with
+``reprint_pending``, prints) receipts of meals committed but never printed, and stops cleanly on SIGTERM or Ctrl-C.
+Log lines never carry a name, an ID number, a category or a card key (the counter and the reader log codes and
+amounts only). Logging is configured with ``force=True``: python-escpos calls ``logging.basicConfig()`` when the
+printer driver imports it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import signal
 import sys
@@ -25,9 +22,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from terminal.config import TerminalConfig, load_config
 from terminal.counter import Clock, Counter, CounterMessage, Sale
+from terminal.devices.cards import CardSource, ReaderEvent, ReaderStatus
+from terminal.devices.escpos_printer import EscposPrinter
+from terminal.devices.pcsc_reader import PcscCardReader
+from terminal.devices.printing import ReceiptPrinter
 from terminal.ledger import Ledger
-from terminal.printer import EscposPrinter, ReceiptPrinter
-from terminal.reader import CardSource, PcscCardReader, ReaderEvent, ReaderStatus
 from terminal.receipt import receipt_number
 from terminal.snapshot import Snapshot, load_snapshot
 from terminal.sync import SyncSettings, SyncWorker, read_credential
@@ -40,14 +39,6 @@ if TYPE_CHECKING:  # the screens need FastAPI/uvicorn, imported only when they a
     from terminal.web.status import ServerLinkSource
 
 log = logging.getLogger("terminal.app")
-
-
-def prepare_environment(data_dir: Path) -> None:
-    """Create the data directory and point python-escpos's capability cache into it (before escpos is imported)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    cache = data_dir / "escpos-cache"
-    cache.mkdir(exist_ok=True)
-    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache))
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -88,7 +79,7 @@ class TerminalApp:
         self.counter = Counter(
             snapshot=self.snapshot,
             ledger=self.ledger,
-            printer=printer or EscposPrinter(config.printer),
+            printer=printer or EscposPrinter(config.printer, cache_dir=config.data_dir / "escpos-cache"),
             clock=clock or (lambda: datetime.now(zone)),
             canteen_name=config.canteen_name,
             slot_starts=config.slot_starts,

@@ -2,9 +2,6 @@
 
 Relative paths in the file are taken relative to the file's own directory, so a site can keep the config, the
 snapshot and the secret side by side. Errors name the field and say what is wrong in Chinese and English.
-
-Importing this module imports :mod:`terminal.printer` and so python-escpos: a process that cares where escpos
-keeps its capability cache must set ``ESCPOS_CAPABILITIES_PICKLE_DIR`` first (``terminal.app`` does).
 """
 
 from __future__ import annotations
@@ -20,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from ruyi.errors import RuyiError
 from ruyi.i18n import bilingual_error, problems_from
 from ruyi.rules import Slot
-from terminal.printer import PaperWidth, PrinterConfig
-from terminal.reader import DEFAULT_KIND_ORDER, CardKind
+from terminal.devices.cards import DEFAULT_KIND_ORDER, CardKind
+from terminal.devices.escpos_printer import PrinterConfig
+from terminal.devices.printing import PaperWidth
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 

@@ -7,8 +7,8 @@ offline, out of paper or silent costs at most its configured timeout: the meal s
 in the reprint queue (the ledger keeps every print outcome) and the result carries the printer's message for the
 cashier. Voids and reprints are new ledger records and print their own slips.
 
-Devices come in as their Protocols (a :class:`terminal.printer.ReceiptPrinter`; card events as
-:data:`terminal.reader.ReaderEvent` values fed to :meth:`Counter.on_reader_event`), the clock as a callable
+Devices come in as their Protocols (a :class:`terminal.devices.printing.ReceiptPrinter`; card events as
+:data:`terminal.devices.cards.ReaderEvent` values fed to :meth:`Counter.on_reader_event`), the clock as a callable
 returning an aware datetime. Log lines carry meal ids, sequence numbers, amounts and reason codes only: never a
 name, an ID number, a category or a card key.
 """
@@ -32,9 +32,9 @@ from ruyi.reasons import Reason, reason_text
 from ruyi.rules import Slot
 from ruyi.sync import MenuItem, RosterEntry
 from terminal.config import DEFAULT_SLOT_STARTS
+from terminal.devices.cards import CardError, CardKey, CardTapped, ReaderEvent, ReaderStatus
+from terminal.devices.printing import PrinterError, PrinterErrorCode, PrinterStatus, ReceiptDocument, ReceiptPrinter
 from terminal.ledger import Ledger, ZReport
-from terminal.printer import PrinterError, PrinterErrorCode, PrinterStatus, ReceiptDocument, ReceiptPrinter
-from terminal.reader import CardError, CardKey, CardTapped, ReaderEvent, ReaderStatus
 from terminal.receipt import ReceiptContext, receipt_number, sale_receipt, void_slip, z_report_document
 from terminal.snapshot import Snapshot
 
@@ -398,7 +398,7 @@ class Counter:
                 status.problem,
                 _msg(
                     f"printer.{status.problem.value}",
-                    _printer_text(status.problem),
+                    status.problem.text.notice_zh,
                     f"The printer is not ready ({status.problem.value}); nothing was reprinted",
                 ),
             )
@@ -492,10 +492,6 @@ class Counter:
             return PrintOutcome(False, exc.code, exc.cashier_message)
         self.ledger.record_print(meal_id, printed=True, at=self._now())
         return PrintOutcome(True)
-
-
-def _printer_text(code: PrinterErrorCode) -> str:
-    return PrinterError(code).cashier_message
 
 
 def _print_message(outcome: PrintOutcome) -> CounterMessage:

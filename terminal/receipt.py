@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from ruyi.meal import MealRecord, PaymentMethod
 from ruyi.money import format_yuan
 from ruyi.reasons import Reason, reason_text
-from terminal.ledger import ZReport
-from terminal.printer import (
+from ruyi.rules import SLOT_TEXT
+from terminal.devices.printing import (
     Align,
     Block,
     Cut,
@@ -26,10 +26,15 @@ from terminal.printer import (
     TextLine,
     TwoColumnLine,
 )
+from terminal.ledger import ZReport
 
-PAYMENT_TEXT: dict[PaymentMethod, str] = {"cash": "现金", "wechat": "微信", "alipay": "支付宝", "other": "其他"}
-SLOT_TEXT = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}
-IDENTIFIED_TEXT = {"card": "刷卡", "manual": "人工查找", "walk_in": "散客"}
+PAYMENT_TEXT: dict[PaymentMethod, tuple[str, str]] = {
+    "cash": ("现金", "Cash"),
+    "wechat": ("微信", "WeChat"),
+    "alipay": ("支付宝", "Alipay"),
+    "other": ("其他", "Other"),
+}
+"""The payment methods' words (zh, en), on receipts and on the screens."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +70,10 @@ def _sale_lines(sale: MealRecord, ctx: ReceiptContext) -> list[Block]:
     who = ctx.masked_name if sale.identified_by != "walk_in" and ctx.masked_name else None
     lines: list[Block] = [
         TwoColumnLine("就餐人", who or ("散客" if sale.identified_by == "walk_in" else "已登记人员")),
-        TwoColumnLine("餐次", SLOT_TEXT.get(sale.slot, sale.slot)),
+        TwoColumnLine("餐次", SLOT_TEXT[sale.slot][0]),
         TwoColumnLine(ctx.item_name or sale.menu_item_id, format_yuan(q.price)),
         TwoColumnLine("助餐补贴", format_yuan(-q.subsidy) if q.subsidy else format_yuan(0)),
-        TwoColumnLine(f"实付（{PAYMENT_TEXT[sale.payment_method]}）", format_yuan(q.elder_pays), bold=True),
+        TwoColumnLine(f"实付（{PAYMENT_TEXT[sale.payment_method][0]}）", format_yuan(q.elder_pays), bold=True),
     ]
     if not q.subsidised and q.reasons:
         lines.append(TextLine(reason_text(q.reasons[0])))
@@ -118,7 +123,7 @@ def void_slip(void: MealRecord, original: MealRecord, ctx: ReceiptContext, *, re
         Separator(),
         TwoColumnLine(ctx.item_name or original.menu_item_id, format_yuan(q.price)),
         TwoColumnLine("冲销补贴", format_yuan(q.subsidy)),
-        TwoColumnLine(f"退还（{PAYMENT_TEXT[original.payment_method]}）", format_yuan(q.elder_pays), bold=True),
+        TwoColumnLine(f"退还（{PAYMENT_TEXT[original.payment_method][0]}）", format_yuan(q.elder_pays), bold=True),
         TextLine(f"原因：{void.reason or ''}"),
         Separator(),
         QrCode(str(void.meal_id)),
@@ -151,7 +156,7 @@ def z_report_document(report: ZReport, *, canteen_name: str, zone: ZoneInfo) -> 
         TwoColumnLine("补贴合计", format_yuan(report.subsidy_total)),
         TwoColumnLine("实收合计", format_yuan(report.elder_pays_total), bold=True),
     ]
-    blocks += [TwoColumnLine(f"  {PAYMENT_TEXT[m]}", format_yuan(pays.get(m, 0))) for m in PAYMENT_TEXT]
+    blocks += [TwoColumnLine(f"  {zh}", format_yuan(pays.get(m, 0))) for m, (zh, _en) in PAYMENT_TEXT.items()]
     blocks += [
         TwoColumnLine("运营补贴", format_yuan(report.operating_subsidy_total)),
         TwoColumnLine("作废金额", format_yuan(report.voided_price_total)),

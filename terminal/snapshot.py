@@ -3,7 +3,7 @@
 A JSON file (format :data:`SNAPSHOT_FORMAT`). What it may hold is what invariant 8 allows a terminal's disk:
 
 - the roster, keyed by **card key** (the keyed hash of ``kind:serial`` made by
-  :func:`terminal.reader.card_key_digest`), never a card number; each elder with an opaque ``elder_id``, the
+  :func:`ruyi.sync.card_key_digest`), never a card number; each elder with an opaque ``elder_id``, the
   **masked** name, optionally the birth year and the **last 4 characters** of the ID number (for a manual lookup
   when the card is at home), and the pricing profile with categories replaced by tokens (:mod:`ruyi.redact`);
 - revoked card keys;
@@ -33,7 +33,7 @@ from ruyi.idnum import mask_name
 from ruyi.redact import CATEGORY_TIER_LABEL, profile_for_terminal, rulebook_for_terminal
 from ruyi.rules import RuleBook, Slot
 from ruyi.sync import TOKEN_RE, Digest, MenuItem, RosterEntry, card_key_digest
-from terminal.reader import CardKind
+from terminal.devices.cards import CardKind
 
 SNAPSHOT_FORMAT: Literal[1] = 1
 _TOKEN = TOKEN_RE

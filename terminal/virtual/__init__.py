@@ -3,4 +3,4 @@
 (:mod:`.printer`) and a decoder of the ESC/POS bytes it receives (:mod:`.escpos_decode`).
 
 They are part of the installed package because ``ruyi demo`` runs them (it must work from an installed wheel, not
-only from a clone); the tests import them from here too (``tests/harness`` keeps the old names)."""
+only from a clone); the tests import them from here too."""

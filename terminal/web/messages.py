@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from terminal.receipt import PAYMENT_TEXT
+
 Lang = Literal["zh", "en"]
 
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -54,10 +56,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "sale.method": ("支付方式", "Payment"),
     "sale.confirm": ("确认收款 Enter", "Confirm · Enter"),
     "sale.cancel": ("取消 Esc", "Cancel · Esc"),
-    "method.cash": ("现金", "Cash"),
-    "method.wechat": ("微信", "WeChat"),
-    "method.alipay": ("支付宝", "Alipay"),
-    "method.other": ("其他", "Other"),
+    **{f"method.{method}": words for method, words in PAYMENT_TEXT.items()},
     "done.title": ("已收款", "Paid"),
     "done.receipt": ("小票号", "Receipt"),
     # actions

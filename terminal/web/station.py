@@ -29,8 +29,8 @@ from ruyi.meal import PAYMENT_METHODS, MealRecord, PaymentMethod
 from ruyi.money import format_yuan
 from ruyi.reasons import Reason, reason_text
 from terminal.counter import ConfirmResult, Counter, CounterMessage, RecordResult, Sale
-from terminal.printer import PrinterErrorCode, PrinterStatus
-from terminal.reader import CardError, ReaderEvent, ReaderState, ReaderStatus
+from terminal.devices.cards import CardError, ReaderEvent, ReaderState, ReaderStatus
+from terminal.devices.printing import PrinterErrorCode, PrinterStatus
 from terminal.receipt import receipt_number
 from terminal.web.messages import Lang, text
 from terminal.web.speech import Announcer, Silent, spoken_text
@@ -40,22 +40,6 @@ log = logging.getLogger(__name__)
 
 View = Literal["cashier", "display"]
 Level = Literal["info", "ok", "warn", "error"]
-_PRINTER_TEXT_EN: dict[PrinterErrorCode, str] = {
-    PrinterErrorCode.OFFLINE: "Printer offline: receipts go to the reprint queue",
-    PrinterErrorCode.PAPER_OUT: "Printer out of paper: load paper, then reprint",
-    PrinterErrorCode.COVER_OPEN: "Printer cover open: close it, then reprint",
-    PrinterErrorCode.PRINTER_ERROR: "Printer fault: receipts go to the reprint queue",
-    PrinterErrorCode.TIMEOUT: "Printer not answering: receipts go to the reprint queue",
-    PrinterErrorCode.UNAVAILABLE: "This terminal cannot drive the printer: call the administrator",
-}
-_PRINTER_TEXT_ZH: dict[PrinterErrorCode, str] = {
-    PrinterErrorCode.OFFLINE: "离线",
-    PrinterErrorCode.PAPER_OUT: "缺纸",
-    PrinterErrorCode.COVER_OPEN: "纸仓盖未关",
-    PrinterErrorCode.PRINTER_ERROR: "故障",
-    PrinterErrorCode.TIMEOUT: "无响应",
-    PrinterErrorCode.UNAVAILABLE: "无驱动",
-}
 _METHOD_KEYS: dict[PaymentMethod, str] = {"cash": "X", "wechat": "W", "alipay": "Z", "other": ""}
 _METHODS: dict[str, PaymentMethod] = {m: m for m in PAYMENT_METHODS}
 SCREEN_METHODS: tuple[PaymentMethod, ...] = ("cash", "wechat", "alipay")
@@ -567,7 +551,7 @@ class Station:
         elif printer.problem is None:
             p_text, p_ok = text("status.printer.ok", lang), True
         else:
-            p_text = (_PRINTER_TEXT_EN if lang == "en" else _PRINTER_TEXT_ZH)[printer.problem]
+            p_text = printer.problem.text.status(lang)
             p_ok = False
         reader = self.counter.reader_status
         if reader is None:

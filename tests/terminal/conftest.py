@@ -14,19 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from terminal.reader import (
+from terminal.devices.cards import (
     DEFAULT_KIND_ORDER,
     CardError,
     CardKind,
     CardSource,
     CardTapped,
-    PcscCardReader,
     ReaderEvent,
     ReaderState,
     ReaderStatus,
 )
-from tests.harness.pcscd import READER_NAME, PrivatePcscd, socket_path
-from tests.harness.vpcd import CardSlot
+from terminal.devices.pcsc_reader import PcscCardReader
+from terminal.virtual.pcscd import READER_NAME, PrivatePcscd, socket_path
+from terminal.virtual.vpcd import CardSlot
 
 # libpcsclite reads PCSCLITE_CSOCK_NAME at the process's first PC/SC call (not at import) and keeps it for good:
 # point it at the private daemon now, before any test can talk to PC/SC (the daemon is started on demand).

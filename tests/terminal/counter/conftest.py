@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from terminal.counter import Counter
+from terminal.devices.escpos_printer import EscposPrinter, PrinterConfig, TcpConnection
+from terminal.devices.printing import PaperWidth
 from terminal.ledger import Ledger
-from terminal.printer import EscposPrinter, PaperWidth, PrinterConfig, TcpConnection
 from terminal.snapshot import Snapshot
-from tests.harness.escpos_decode import Receipt, decode
-from tests.harness.printer import LoopbackPrinter
+from terminal.virtual.escpos_decode import Receipt, decode
+from terminal.virtual.printer import LoopbackPrinter
 from tests.terminal.counter.world import CANTEEN_ID, CANTEEN_NAME, TERMINAL_ID, ZONE, Clock, snapshot_data
 
 

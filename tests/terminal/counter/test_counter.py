@@ -6,9 +6,7 @@ from datetime import timedelta
 
 from ruyi.reasons import Reason
 from terminal.counter import ConfirmResult, Counter, CounterMessage, Sale
-from terminal.ledger import Ledger
-from terminal.printer import PrinterErrorCode
-from terminal.reader import (
+from terminal.devices.cards import (
     CardError,
     CardErrorCode,
     CardKey,
@@ -18,8 +16,10 @@ from terminal.reader import (
     ReaderStatus,
     card_key_digest,
 )
-from tests.harness.escpos_decode import Receipt
-from tests.harness.printer import LoopbackPrinter, PrinterState
+from terminal.devices.printing import PrinterErrorCode
+from terminal.ledger import Ledger
+from terminal.virtual.escpos_decode import Receipt
+from terminal.virtual.printer import LoopbackPrinter, PrinterState
 from tests.terminal.counter.conftest import printed
 from tests.terminal.counter.world import (
     CARD_SECRET,

@@ -13,9 +13,9 @@ from pathlib import Path
 from terminal.counter import Counter, Sale
 from terminal.ledger import Ledger
 from terminal.snapshot import write_snapshot
-from tests.harness.pcscd import READER_NAME
-from tests.harness.printer import LoopbackPrinter
-from tests.harness.vpcd import CardSlot, SocialSecurityCard, UidCard
+from terminal.virtual.pcscd import READER_NAME
+from terminal.virtual.printer import LoopbackPrinter
+from terminal.virtual.vpcd import CardSlot, SocialSecurityCard, UidCard
 from tests.terminal.conftest import StartWatcher
 from tests.terminal.counter.conftest import printed
 from tests.terminal.counter.world import CARD_SECRET, OLD, snapshot_data

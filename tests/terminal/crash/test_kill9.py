@@ -23,8 +23,8 @@ import pytest
 
 from terminal.ledger import Ledger
 from terminal.snapshot import write_snapshot
-from tests.harness.escpos_decode import decode
-from tests.harness.printer import LoopbackPrinter
+from terminal.virtual.escpos_decode import decode
+from terminal.virtual.printer import LoopbackPrinter
 from tests.terminal.counter.world import CANTEEN_ID, DAY, TERMINAL_ID, ZONE, snapshot_data
 
 REPO = Path(__file__).resolve().parents[3]

@@ -20,9 +20,9 @@ WORKDIR = Path(sys.argv[1])
 os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(WORKDIR / "escpos")
 
 from terminal.counter import Counter, Sale  # noqa: E402
+from terminal.devices.cards import CardKey, CardKind, card_key_digest  # noqa: E402
+from terminal.devices.escpos_printer import EscposPrinter, PrinterConfig, TcpConnection  # noqa: E402
 from terminal.ledger import Ledger  # noqa: E402
-from terminal.printer import EscposPrinter, PrinterConfig, TcpConnection  # noqa: E402
-from terminal.reader import CardKey, CardKind, card_key_digest  # noqa: E402
 from terminal.snapshot import load_snapshot  # noqa: E402
 from tests.terminal.counter.world import (  # noqa: E402
     CANTEEN_ID,

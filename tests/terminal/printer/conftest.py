@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.printer import LoopbackPrinter
+from terminal.virtual.printer import LoopbackPrinter
 
 
 def _sockets() -> set[str]:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from terminal.escpos_text import (
-    Align,
+from terminal.devices.escpos_printer import decode_status
+from terminal.devices.escpos_text import (
     chinese_mode_bytes,
     display_width,
     fits_printer_font,
@@ -17,8 +17,8 @@ from terminal.escpos_text import (
     two_columns,
     wrap,
 )
-from terminal.printer import PrinterErrorCode, decode_status
-from tests.harness.escpos_decode import decode
+from terminal.devices.printing import Align, PrinterErrorCode
+from terminal.virtual.escpos_decode import decode
 
 # Receipt-like text: ASCII, common hanzi, full-width punctuation, the odd rare or extension-B character.
 receipt_chars = st.sampled_from(list("0123456789 abcXYZ*-.:张王李明华食堂红烧肉米饭补贴实付（）：，·—喆堃𠮷¥"))

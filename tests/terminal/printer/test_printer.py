@@ -12,29 +12,26 @@ from pathlib import Path
 import pytest
 from escpos.image import EscposImage
 
-from terminal.escpos_text import display_width, render_line
-from terminal.printer import (
+from terminal.devices.escpos_printer import EscposPrinter, FileConnection, PrinterConfig, TcpConnection
+from terminal.devices.escpos_text import display_width, render_line
+from terminal.devices.printing import (
     Align,
     Cut,
-    EscposPrinter,
     Feed,
-    FileConnection,
     PaperWidth,
-    PrinterConfig,
     PrinterError,
     PrinterErrorCode,
     QrCode,
     ReceiptDocument,
     ReceiptPrinter,
     Separator,
-    TcpConnection,
     TextLine,
     TwoColumnLine,
 )
-from tests.harness.escpos_decode import Cut as DecodedCut
-from tests.harness.escpos_decode import Line, Receipt, decode
-from tests.harness.escpos_decode import QrCode as DecodedQr
-from tests.harness.printer import LoopbackPrinter, PrinterState
+from terminal.virtual.escpos_decode import Cut as DecodedCut
+from terminal.virtual.escpos_decode import Line, Receipt, decode
+from terminal.virtual.escpos_decode import QrCode as DecodedQr
+from terminal.virtual.printer import LoopbackPrinter, PrinterState
 
 MEAL_ID = str(uuid.UUID("0190f3a2-7c41-7d3e-9a55-3c2b1e0d4f66"))
 AMOUNTS = [("红烧肉套餐", "¥12.00"), ("政府补贴", "-¥8.00"), ("实付（现金）", "¥4.00")]

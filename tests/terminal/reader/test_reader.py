@@ -1,5 +1,5 @@
 """The card reader on the real PC/SC stack: a private pcscd with the vpcd driver, virtual cards from the harness,
-and terminal.reader's status-change loop watching the reader."""
+and terminal.devices.pcsc_reader's status-change loop watching the reader."""
 
 from __future__ import annotations
 
@@ -10,20 +10,20 @@ from collections.abc import Callable
 
 import pytest
 
-from terminal.reader import (
+from terminal.devices.cards import (
     DEFAULT_KIND_ORDER,
     CardError,
     CardErrorCode,
     CardKey,
     CardKind,
     CardTapped,
-    PcscCardReader,
     ReaderState,
     ReaderStatus,
     card_key_digest,
 )
-from tests.harness.pcscd import PrivatePcscd
-from tests.harness.vpcd import (
+from terminal.devices.pcsc_reader import PcscCardReader
+from terminal.virtual.pcscd import PrivatePcscd
+from terminal.virtual.vpcd import (
     CardSlot,
     CombinedCard,
     GarbageCard,

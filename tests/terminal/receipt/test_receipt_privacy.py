@@ -9,10 +9,10 @@ import pytest
 
 from ruyi.redact import CATEGORY_TIER_LABEL
 from terminal.counter import Counter
+from terminal.devices.printing import PaperWidth
 from terminal.ledger import Ledger
-from terminal.printer import PaperWidth
 from terminal.snapshot import Snapshot, write_snapshot
-from tests.harness.printer import LoopbackPrinter
+from terminal.virtual.printer import LoopbackPrinter
 from tests.terminal.counter.conftest import printed, tcp_printer
 from tests.terminal.counter.test_counter import open_sale
 from tests.terminal.counter.world import CANTEEN_NAME, DIBAO, OLD, PEOPLE, Clock, rules, snapshot_data

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from terminal.config import ConfigError, load_config
-from terminal.printer import FileConnection, PaperWidth, TcpConnection
-from terminal.reader import CardKind, card_key_digest
+from terminal.devices.cards import CardKind, card_key_digest
+from terminal.devices.escpos_printer import FileConnection, TcpConnection
+from terminal.devices.printing import PaperWidth
 from terminal.snapshot import Snapshot, SnapshotError, load_snapshot, parse_snapshot, write_snapshot
 from tests.terminal.counter.world import CARD_SECRET, DAY, OLD, REVOKED, UNKNOWN_UID, YOUNG, snapshot_data
 

@@ -11,11 +11,12 @@ import pytest
 
 from ruyi.reasons import Reason
 from terminal.counter import Counter, Sale
+from terminal.devices.escpos_printer import EscposPrinter, PrinterConfig, TcpConnection
+from terminal.devices.printing import PaperWidth
 from terminal.ledger import Ledger
-from terminal.printer import EscposPrinter, PaperWidth, PrinterConfig, TcpConnection
 from terminal.snapshot import Snapshot
 from terminal.sync import SyncSettings, SyncWorker, read_credential
-from tests.harness.printer import LoopbackPrinter
+from terminal.virtual.printer import LoopbackPrinter
 from tests.terminal.counter.world import NOON, OLD, Clock, snapshot_data
 from tests.terminal.sync.live import Site
 

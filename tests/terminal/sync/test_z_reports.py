@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from ruyi.settlement import Month
 from server.base import UTCDateTime
 from terminal.counter import Counter
-from terminal.printer import EscposPrinter, PaperWidth, PrinterConfig, TcpConnection
-from tests.harness.printer import LoopbackPrinter
+from terminal.devices.escpos_printer import EscposPrinter, PrinterConfig, TcpConnection
+from terminal.devices.printing import PaperWidth
+from terminal.virtual.printer import LoopbackPrinter
 from tests.terminal.sync.conftest import assert_exactly_once
 from tests.terminal.sync.live import API, ZONE, TerminalSide
 

@@ -18,14 +18,15 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from terminal.app import TerminalApp
 from terminal.config import load_config
+from terminal.devices.cards import ReaderState
+from terminal.devices.pcsc_reader import PcscCardReader
 from terminal.ledger import Ledger
-from terminal.reader import PcscCardReader, ReaderState
 from terminal.snapshot import write_snapshot
+from terminal.virtual.escpos_decode import Receipt
+from terminal.virtual.pcscd import READER_NAME, PrivatePcscd
+from terminal.virtual.printer import LoopbackPrinter
 from terminal.web.settings import ScreenSettings
 from terminal.web.station import Station
-from tests.harness.escpos_decode import Receipt
-from tests.harness.pcscd import READER_NAME, PrivatePcscd
-from tests.harness.printer import LoopbackPrinter
 from tests.terminal.counter.conftest import printed, tcp_printer
 from tests.terminal.counter.world import CARD_SECRET, Clock, snapshot_data
 

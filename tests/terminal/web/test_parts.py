@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from ruyi.pricing import Quote
+from terminal.virtual.printer import LoopbackPrinter
 from terminal.web.settings import ScreenSettings, ScreenSettingsError, load_screen_settings, screen_settings_for
 from terminal.web.speech import EspeakAnnouncer, spoken_amount, spoken_text
-from tests.harness.printer import LoopbackPrinter
 from tests.terminal.web.conftest import write_config
 
 REPO = Path(__file__).resolve().parents[3]

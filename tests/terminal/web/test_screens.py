@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.harness.pcscd import PrivatePcscd
-from tests.harness.printer import PrinterState
-from tests.harness.vpcd import CardSlot, SocialSecurityCard, UidCard
+from terminal.virtual.pcscd import PrivatePcscd
+from terminal.virtual.printer import PrinterState
+from terminal.virtual.vpcd import CardSlot, SocialSecurityCard, UidCard
 from tests.terminal.counter.world import DIBAO, OLD, REVOKED, UNKNOWN_UID, YOUNG
 from tests.terminal.web.conftest import SCREENSHOTS, Terminal
 

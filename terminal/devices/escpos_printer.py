@@ -1,17 +1,17 @@
-"""Receipt printers: the neutral document a receipt layout fills, and ESC/POS printers that print it.
-
-The meal is committed before anything here runs (DESIGN §4.1), so a printer problem is never the sale's problem:
-every call returns or raises :class:`PrinterError` within the printer's configured timeout (plus a fraction of a
-second), and the caller puts the receipt in the reprint queue.
+"""ESC/POS receipt printers: the :class:`~terminal.devices.printing.ReceiptPrinter` the terminal drives.
 
 How a document becomes bytes: python-escpos builds the commands on a ``Dummy`` printer (styles, native QR code,
 raster images, cut); text lines are added as raw bytes in the printer's Chinese mode (``FS &`` GB18030 ``FS .``),
 which python-escpos cannot produce; a line with a character the printer's font lacks, or every line of a printer
 configured with ``text_mode: bitmap``, goes out as a picture drawn with Pillow. The same bytes then go to the
-printer through python-escpos's ``Network``, ``Usb``, ``Serial`` or ``File`` class.
+printer through python-escpos's ``Network``, ``Usb``, ``Serial`` or ``File`` class. Every operation of a link has
+a deadline, and a watchdog thread bounds what nothing else does.
 
 Before a receipt is sent, the printer is asked for its real-time status (``DLE EOT 1``, ``2``, ``4``), so that an
 offline printer, an open cover or an empty roll is reported instead of a receipt lost in the printer's buffer.
+
+python-escpos is imported when the first printer is made, not with this module: the import makes its capability
+cache directory (``ESCPOS_CAPABILITIES_PICKLE_DIR``, read only then) and calls ``logging.basicConfig()``.
 """
 
 from __future__ import annotations
@@ -20,25 +20,20 @@ import contextlib
 import copy
 import importlib
 import logging
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, cast
+from typing import Annotated, Any, Generic, Literal, NamedTuple, Protocol, TypeVar, cast
 
-from escpos import printer as escpos_printer
-from escpos.constants import QR_ECLEVEL_M
-from escpos.exceptions import DeviceNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
-from terminal.escpos_text import (
+from terminal.devices.escpos_text import (
     DEFAULT_BITMAP_FONT,
-    Align,
     Charset,
-    check_printable,
     chinese_mode_bytes,
     display_width,
     fits_printer_font,
@@ -47,26 +42,28 @@ from terminal.escpos_text import (
     two_columns,
     wrap,
 )
+from terminal.devices.printing import (
+    Align,
+    Block,
+    Cut,
+    Feed,
+    PaperWidth,
+    PrinterError,
+    PrinterErrorCode,
+    PrinterStatus,
+    QrCode,
+    ReceiptDocument,
+    Separator,
+    TextLine,
+    TwoColumnLine,
+)
 
 __all__ = [
-    "Align",
-    "Cut",
     "EscposPrinter",
-    "Feed",
     "FileConnection",
-    "PaperWidth",
     "PrinterConfig",
-    "PrinterError",
-    "PrinterErrorCode",
-    "PrinterStatus",
-    "QrCode",
-    "ReceiptDocument",
-    "ReceiptPrinter",
-    "Separator",
     "SerialConnection",
     "TcpConnection",
-    "TextLine",
-    "TwoColumnLine",
     "UsbConnection",
     "decode_status",
 ]
@@ -78,102 +75,6 @@ DLE_EOT = b"\x10\x04"  # real-time status transmission; answered even while the 
 # The worker thread gets this long after the deadline to report its own (more precise) error before the caller
 # gives up on it.
 _GRACE_S = 0.25
-
-
-# --- the document ------------------------------------------------------------------------------------------
-
-
-class PaperWidth(IntEnum):
-    """Paper roll width in mm; font A gives 12 dots a column on both."""
-
-    MM58 = 58
-    MM80 = 80
-
-    @property
-    def columns(self) -> int:
-        return 32 if self is PaperWidth.MM58 else 48
-
-    @property
-    def dots(self) -> int:
-        return 384 if self is PaperWidth.MM58 else 576
-
-
-@dataclass(frozen=True, slots=True)
-class TextLine:
-    """A line of text; wraps if longer than the paper. `double` is double width and height (half the columns)."""
-
-    text: str
-    align: Align = Align.LEFT
-    bold: bool = False
-    double: bool = False
-
-    def __post_init__(self) -> None:
-        check_printable(self.text)
-
-
-@dataclass(frozen=True, slots=True)
-class TwoColumnLine:
-    """A label on the left and an amount on the right, spread over exactly the paper's width."""
-
-    label: str
-    amount: str
-    bold: bool = False
-    double: bool = False
-
-    def __post_init__(self) -> None:
-        check_printable(self.label)
-        check_printable(self.amount)
-
-
-@dataclass(frozen=True, slots=True)
-class Separator:
-    """A full-width rule made of one character repeated."""
-
-    char: str = "-"
-
-    def __post_init__(self) -> None:
-        check_printable(self.char)
-        if len(self.char) != 1 or self.char.isspace():
-            raise ValueError(f"a separator is one visible character, not {self.char!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class QrCode:
-    """A QR code printed by the printer itself (error correction M)."""
-
-    data: str
-    align: Align = Align.CENTER
-
-    def __post_init__(self) -> None:
-        if not self.data or len(self.data.encode("utf-8")) > 2331:  # version 40 at level M, byte mode
-            raise ValueError("QR code data must be 1 to 2331 bytes")
-
-
-@dataclass(frozen=True, slots=True)
-class Feed:
-    lines: int = 1
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.lines <= 255:
-            raise ValueError("feed 1 to 255 lines")
-
-
-@dataclass(frozen=True, slots=True)
-class Cut:
-    """Feed the receipt past the cutter and cut (a partial cut leaves a hinge, if the printer can)."""
-
-    partial: bool = False
-
-
-Block = TextLine | TwoColumnLine | Separator | QrCode | Feed | Cut
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptDocument:
-    blocks: tuple[Block, ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "blocks", tuple(self.blocks))
 
 
 # --- configuration -------------------------------------------------------------------------------------------
@@ -233,56 +134,7 @@ class PrinterConfig(BaseModel):
     qr_module_size: int = Field(default=6, ge=1, le=16)
 
 
-# --- errors and status -----------------------------------------------------------------------------------------
-
-
-class PrinterErrorCode(StrEnum):
-    OFFLINE = "offline"
-    """Not reachable (connection refused, no answer to connect, unplugged) or reports itself offline."""
-    PAPER_OUT = "paper_out"
-    COVER_OPEN = "cover_open"
-    PRINTER_ERROR = "printer_error"
-    """The printer reports an error (cutter jam, head too hot), or answers something that is not ESC/POS."""
-    TIMEOUT = "timeout"
-    """Connected, but no answer (or no room for the receipt) within the timeout."""
-    UNAVAILABLE = "unavailable"
-    """This terminal cannot drive the printer at all: a driver library is missing."""
-
-
-CASHIER_MESSAGES: dict[PrinterErrorCode, str] = {
-    PrinterErrorCode.OFFLINE: "打印机未连接或已离线，小票已放入补打队列",
-    PrinterErrorCode.PAPER_OUT: "打印机缺纸，请装纸后补打小票",
-    PrinterErrorCode.COVER_OPEN: "打印机纸仓盖未关好，请关好后补打小票",
-    PrinterErrorCode.PRINTER_ERROR: "打印机故障，小票已放入补打队列",
-    PrinterErrorCode.TIMEOUT: "打印机无响应，小票已放入补打队列",
-    PrinterErrorCode.UNAVAILABLE: "本机无法使用该打印机（缺少驱动），请联系管理员",
-}
-
-
-class PrinterError(Exception):
-    """The receipt was not (or may not have been) printed."""
-
-    def __init__(self, code: PrinterErrorCode | str, detail: str = "") -> None:
-        self.code = PrinterErrorCode(code)
-        self.detail = detail
-        super().__init__(f"{self.code.value}: {detail}" if detail else self.code.value)
-
-    @property
-    def cashier_message(self) -> str:
-        return CASHIER_MESSAGES[self.code]
-
-
-@dataclass(frozen=True, slots=True)
-class PrinterStatus:
-    problem: PrinterErrorCode | None
-    paper_near_end: bool = False
-    queried: bool = True
-    """False when the connection cannot carry a status answer (a file): the printer is then assumed ready."""
-    detail: str = ""
-
-    @property
-    def ready(self) -> bool:
-        return self.problem is None
+# --- status answers ------------------------------------------------------------------------------------------
 
 
 # DLE EOT answers (Epson ESC/POS): bits 1 and 4 are always 1, bits 0 and 7 always 0.
@@ -314,20 +166,32 @@ def decode_status(printer_status: int, offline_cause: int, paper_sensor: int) ->
     return PrinterStatus(problem, paper_near_end=near_end, detail=detail)
 
 
-# --- the protocol the terminal uses ------------------------------------------------------------------------
-
-
-class ReceiptPrinter(Protocol):
-    def print_document(self, doc: ReceiptDocument) -> None:
-        """Print, or raise :class:`PrinterError`; never takes much longer than the printer's timeout."""
-        ...
-
-    def status(self) -> PrinterStatus:
-        """Ask the printer how it is; never raises for printer trouble, never takes longer than the timeout."""
-        ...
-
-
 # --- rendering -------------------------------------------------------------------------------------------------
+
+
+class _Escpos(NamedTuple):
+    printer: Any
+    """The module ``escpos.printer`` (``Dummy``, ``Network``, ``Usb``, ``Serial``, ``File``)."""
+    qr_level_m: Any
+    not_found: type[Exception]
+
+
+_loaded: list[_Escpos] = []
+
+
+def _escpos(cache_dir: Path | None = None) -> _Escpos:
+    """python-escpos, imported on first use; ``cache_dir`` (made if missing) holds its capability cache when the
+    import is still to come."""
+    if not _loaded:
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache_dir))
+        from escpos import printer  # noqa: PLC0415
+        from escpos.constants import QR_ECLEVEL_M  # noqa: PLC0415
+        from escpos.exceptions import DeviceNotFoundError  # noqa: PLC0415
+
+        _loaded.append(_Escpos(printer, QR_ECLEVEL_M, DeviceNotFoundError))
+    return _loaded[0]
 
 
 class _Renderer:
@@ -336,7 +200,7 @@ class _Renderer:
     def __init__(self, config: PrinterConfig) -> None:
         self._config = config
         self._columns = config.paper.columns
-        self._out: Any = escpos_printer.Dummy()
+        self._out: Any = _escpos().printer.Dummy()
         # python-escpos prints a warning on stdout for every image unless the profile knows the paper width, and
         # the default profile's data is shared by all printers: give this one its own copy.
         profile_data = copy.deepcopy(self._out.profile.profile_data)
@@ -366,7 +230,7 @@ class _Renderer:
                 self._line(char * (self._columns // display_width(char)), Align.LEFT, False, 1)
             case QrCode(data=data, align=align):
                 self._style(align=align)
-                self._out.qr(data, native=True, size=self._config.qr_module_size, ec=QR_ECLEVEL_M)
+                self._out.qr(data, native=True, size=self._config.qr_module_size, ec=_escpos().qr_level_m)
             case Feed(lines=lines):
                 self._out.print_and_feed(lines)
             case Cut(partial=partial):
@@ -433,7 +297,7 @@ class _NetworkLink:
     def __init__(self, conn: TcpConnection, deadline: float) -> None:
         self._where = f"{conn.host}:{conn.port}"
         self._deadline = deadline
-        self._printer: Any = escpos_printer.Network(conn.host, conn.port, timeout=_remaining(deadline))
+        self._printer: Any = _escpos().printer.Network(conn.host, conn.port, timeout=_remaining(deadline))
         # Connect here rather than with Network.open(), which drops the socket unclosed when connecting fails.
         try:
             sock = socket.create_connection((conn.host, conn.port), timeout=_remaining(deadline))
@@ -498,12 +362,12 @@ class _UsbLink:
         self._usb_timeout: type[Exception] = usb_core.USBTimeoutError
         self._where = f"USB {conn.vendor_id:04x}:{conn.product_id:04x}"
         self._deadline = deadline
-        self._printer: Any = escpos_printer.Usb(
+        self._printer: Any = _escpos().printer.Usb(
             conn.vendor_id, conn.product_id, timeout=self._ms(), in_ep=conn.in_ep, out_ep=conn.out_ep
         )
         try:
             self._printer.open()
-        except DeviceNotFoundError as exc:
+        except _escpos().not_found as exc:
             raise PrinterError(PrinterErrorCode.OFFLINE, f"{self._where} not found") from exc
 
     def _ms(self) -> int:
@@ -546,12 +410,12 @@ class _SerialLink:
         self._serial_timeout: type[Exception] = serial.SerialTimeoutException
         self._where = conn.device
         self._deadline = deadline
-        self._printer: Any = escpos_printer.Serial(
+        self._printer: Any = _escpos().printer.Serial(
             devfile=conn.device, baudrate=conn.baudrate, timeout=_remaining(deadline), dsrdtr=conn.dsrdtr
         )
         try:
             self._printer.open()
-        except DeviceNotFoundError as exc:
+        except _escpos().not_found as exc:
             raise PrinterError(PrinterErrorCode.OFFLINE, f"cannot open {self._where}") from exc
 
     def query(self, n: int) -> int:
@@ -586,10 +450,10 @@ class _FileLink:
     def __init__(self, conn: FileConnection, deadline: float) -> None:
         self._where = str(conn.path)
         self._deadline = deadline
-        self._printer: Any = escpos_printer.File(devfile=self._where)
+        self._printer: Any = _escpos().printer.File(devfile=self._where)
         try:
             self._printer.open()
-        except DeviceNotFoundError as exc:
+        except _escpos().not_found as exc:
             raise PrinterError(PrinterErrorCode.OFFLINE, f"cannot open {self._where}") from exc
 
     def query(self, n: int) -> None:
@@ -650,10 +514,12 @@ class _Outcome(Generic[T]):
 class EscposPrinter:
     """A receipt printer speaking ESC/POS over TCP, USB, serial or a device file (implements ReceiptPrinter)."""
 
-    def __init__(self, config: PrinterConfig) -> None:
+    def __init__(self, config: PrinterConfig, *, cache_dir: Path | None = None) -> None:
+        """``cache_dir``: where python-escpos keeps its capability cache, if this is the first printer made."""
         for font in config.bitmap_fonts:
             if not font.is_file():
                 raise ValueError(f"bitmap font {font} not found (Debian: fonts-wqy-zenhei)")
+        _escpos(cache_dir)
         self.config = config
         self._io = threading.Lock()  # one job at a time; a job abandoned at its deadline still holds it
 

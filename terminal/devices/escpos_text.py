@@ -16,11 +16,12 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont
+
+from terminal.devices.printing import Align, check_printable
 
 FS_CHINESE_ON = b"\x1c\x26"  # FS &: select Kanji (Chinese) character mode
 FS_CHINESE_OFF = b"\x1c\x2e"  # FS .: cancel Kanji (Chinese) character mode
@@ -39,25 +40,12 @@ Charset = Literal["gb2312", "gbk", "gb18030"]
 _SUBSTITUTES = str.maketrans({"\u00a5": "\uffe5", "\u00a0": " "})
 
 
-class Align(StrEnum):
-    LEFT = "left"
-    CENTER = "center"
-    RIGHT = "right"
-
-
 def normalize(text: str) -> str:
     """The text as the printer will print it (¥ becomes the full-width ￥ of GB2312, NBSP a space).
 
     Measure with :func:`display_width` after this, as every function here does.
     """
     return text.translate(_SUBSTITUTES)
-
-
-def check_printable(text: str) -> None:
-    """Refuse control characters: a line of a receipt is one line, and a stray ESC would be a command."""
-    for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
-            raise ValueError(f"control character U+{ord(ch):04X} in receipt text {text!r}")
 
 
 def char_width(ch: str) -> int:
