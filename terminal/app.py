@@ -29,14 +29,13 @@ from terminal.devices.printing import ReceiptPrinter
 from terminal.ledger import Ledger
 from terminal.receipt import receipt_number
 from terminal.snapshot import Snapshot, load_snapshot
-from terminal.sync import SyncSettings, SyncWorker, read_credential
+from terminal.sync import ServerLinkSource, SyncSettings, SyncWorker, read_credential
 
 if TYPE_CHECKING:  # the screens need FastAPI/uvicorn, imported only when they are served
     from terminal.web.server import Ticker, WebServer
     from terminal.web.settings import ScreenSettings
     from terminal.web.speech import Announcer
     from terminal.web.station import Station
-    from terminal.web.status import ServerLinkSource
 
 log = logging.getLogger("terminal.app")
 

@@ -57,6 +57,7 @@ from ruyi.meal import (
 from ruyi.money import Fen
 from ruyi.pricing import PriorMeal, Quote
 from ruyi.rules import Slot
+from terminal.files import fsync_dir
 
 SCHEMA_VERSION = 1
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
@@ -254,7 +255,7 @@ class Ledger:
             conn.close()
             raise
         if created:
-            _fsync_dir(file.parent)
+            fsync_dir(file.parent)
         return cls(conn, terminal_id=terminal_id, canteen_id=canteen_id, zone=zone, urandom=urandom)
 
     @staticmethod
@@ -721,12 +722,3 @@ def _z_report(terminal_id: str, canteen_id: str, day: date, now: datetime, recor
         last_seq=last.seq if last else None,
         chain_head=last.hash if last else None,
     )
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a newly created file's directory entry durable (the WAL's own is synced by SQLite)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

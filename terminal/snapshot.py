@@ -17,7 +17,6 @@ from plain data (the server's export, the tests and the demo use it).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,6 +33,7 @@ from ruyi.redact import CATEGORY_TIER_LABEL, profile_for_terminal, rulebook_for_
 from ruyi.rules import RuleBook, Slot
 from ruyi.sync import TOKEN_RE, Digest, MenuItem, RosterEntry, card_key_digest
 from terminal.devices.cards import CardKind
+from terminal.files import write_atomic
 
 SNAPSHOT_FORMAT: Literal[1] = 1
 _TOKEN = TOKEN_RE
@@ -157,17 +157,7 @@ def load_snapshot(path: Path) -> Snapshot:
 
 def write_snapshot(path: Path, data: SnapshotData) -> None:
     """Write atomically: a temporary file, fsync, rename, fsync of the directory."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as out:
-        out.write(data.model_dump_json().encode())
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomic(path, data.model_dump_json().encode())
 
 
 # ---- building from plain data (server export, tests, demo) --------------------------------------------------

@@ -5,7 +5,6 @@ time), live over server-sent events.
 - :mod:`terminal.web.station` wraps the :class:`terminal.counter.Counter` for concurrent callers (the reader loop
   and HTTP handlers), keeps the open sale and what the screens show, and pushes each change to the pages;
 - :mod:`terminal.web.server` is the FastAPI app and the uvicorn thread;
-- :mod:`terminal.web.status` is the server-link status that sync fills in (until then: not connected);
 - :mod:`terminal.web.speech` speaks the amount in Mandarin through espeak-ng (optional, per canteen);
 - :mod:`terminal.web.messages` is the zh-CN/en catalogue of the pages' words.
 

@@ -32,9 +32,9 @@ from terminal.counter import ConfirmResult, Counter, CounterMessage, RecordResul
 from terminal.devices.cards import CardError, ReaderEvent, ReaderState, ReaderStatus
 from terminal.devices.printing import PrinterErrorCode, PrinterStatus
 from terminal.receipt import receipt_number
+from terminal.sync import NotConnected, ServerLink, ServerLinkSource
 from terminal.web.messages import Lang, text
 from terminal.web.speech import Announcer, Silent, spoken_text
-from terminal.web.status import NotConnected, ServerLink, ServerLinkSource
 
 log = logging.getLogger(__name__)
 
