@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
@@ -33,7 +33,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, TypeAdapter
 
-from ruyi.errors import RuyiError
 from ruyi.meal import (
     PAYMENT_METHODS,
     UNSEALED,
@@ -44,96 +43,21 @@ from ruyi.meal import (
     IdentifiedBy,
     MealRecord,
     PaymentMethod,
-    canonical_bytes,
     canonical_data,
     from_canonical,
     genesis_hash,
     seal_at,
     uuid7,
     uuid7_floor,
-    uuid7_unix_ms,
     verify_chain,
 )
 from ruyi.money import Fen
 from ruyi.pricing import PriorMeal, Quote
 from ruyi.rules import Slot
 from terminal.files import fsync_dir
+from terminal.ledger_file import LedgerError, migrate, read_rows, unix_ms
 
-SCHEMA_VERSION = 1
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-_SCHEMA: tuple[str, ...] = (
-    """
-    CREATE TABLE ledger_meta (
-        key   TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE meals (
-        seq          INTEGER PRIMARY KEY CHECK (seq >= 1),
-        terminal_id  TEXT NOT NULL,
-        meal_id      TEXT NOT NULL UNIQUE,
-        kind         TEXT NOT NULL CHECK (kind IN ('sale', 'void', 'reprint')),
-        refers_to    TEXT REFERENCES meals (meal_id),
-        elder_id     TEXT,
-        prev_hash    TEXT NOT NULL,
-        hash         TEXT NOT NULL,
-        record       TEXT NOT NULL
-    )
-    """,
-    "CREATE UNIQUE INDEX meals_one_void ON meals (refers_to) WHERE kind = 'void'",
-    "CREATE INDEX meals_reprints ON meals (refers_to) WHERE kind = 'reprint'",
-    """
-    CREATE TABLE print_jobs (
-        id         INTEGER PRIMARY KEY,
-        meal_id    TEXT NOT NULL REFERENCES meals (meal_id),
-        receipt_of TEXT NOT NULL REFERENCES meals (meal_id),
-        state      TEXT NOT NULL CHECK (state IN ('printed', 'failed')),
-        at         TEXT NOT NULL
-    )
-    """,
-    "CREATE INDEX print_jobs_receipt ON print_jobs (receipt_of, id)",
-    """
-    CREATE TABLE sync_acks (
-        id        INTEGER PRIMARY KEY,
-        up_to_seq INTEGER NOT NULL CHECK (up_to_seq >= 1),
-        at        TEXT NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE z_reports (
-        id      INTEGER PRIMARY KEY,
-        day     TEXT NOT NULL,
-        made_at TEXT NOT NULL,
-        report  TEXT NOT NULL
-    )
-    """,
-    "CREATE INDEX z_reports_day ON z_reports (day, id)",
-    """
-    CREATE TRIGGER meals_follow_head BEFORE INSERT ON meals
-    WHEN NEW.seq IS NOT COALESCE((SELECT MAX(seq) FROM meals), 0) + 1
-      OR NEW.prev_hash IS NOT COALESCE(
-           (SELECT hash FROM meals ORDER BY seq DESC LIMIT 1),
-           (SELECT value FROM ledger_meta WHERE key = 'genesis'))
-      OR NEW.terminal_id IS NOT (SELECT value FROM ledger_meta WHERE key = 'terminal_id')
-    BEGIN
-        SELECT RAISE(ABORT, 'a meal record must follow the chain head of this terminal');
-    END
-    """,
-)
-_APPEND_ONLY = ("ledger_meta", "meals", "print_jobs", "sync_acks", "z_reports")
-_APPEND_ONLY_TRIGGERS = tuple(
-    f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
-    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only: no {op}'); END"
-    for t in _APPEND_ONLY
-    for op in ("UPDATE", "DELETE")
-)
-
-
-class LedgerError(RuyiError):
-    """A ledger operation refused (an unknown meal, a second void, another terminal's file ...)."""
 
 
 class ZReport(BaseModel):
@@ -193,10 +117,6 @@ def _aware(value: datetime, name: str) -> datetime:
     return value
 
 
-def _unix_ms(value: datetime) -> int:
-    return (value - _EPOCH) // timedelta(milliseconds=1)
-
-
 class Ledger:
     """The meal ledger of one terminal. Safe to share between threads of one process (calls are serialised);
     several processes may open the same file."""
@@ -250,46 +170,13 @@ class Ledger:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA recursive_triggers = ON")
-            cls._migrate(conn, terminal_id=terminal_id, canteen_id=canteen_id, zone=zone)
+            migrate(conn, terminal_id=terminal_id, canteen_id=canteen_id, zone=zone)
         except BaseException:
             conn.close()
             raise
         if created:
             fsync_dir(file.parent)
         return cls(conn, terminal_id=terminal_id, canteen_id=canteen_id, zone=zone, urandom=urandom)
-
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection, *, terminal_id: str, canteen_id: str, zone: ZoneInfo) -> None:
-        want = {"terminal_id": terminal_id, "canteen_id": canteen_id, "zone": zone.key}
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                for statement in (*_SCHEMA, *_APPEND_ONLY_TRIGGERS):
-                    conn.execute(statement)
-                conn.executemany(
-                    "INSERT INTO ledger_meta (key, value) VALUES (?, ?)",
-                    [*want.items(), ("genesis", genesis_hash(terminal_id))],
-                )
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version != SCHEMA_VERSION:
-                raise LedgerError.one(
-                    "ledger.schema",
-                    f"账本格式版本 {version} 不受支持",
-                    f"ledger schema version {version} is not supported",
-                )
-            have = dict(conn.execute("SELECT key, value FROM ledger_meta").fetchall())
-            for key, value in want.items():
-                if have.get(key) != value:
-                    raise LedgerError.one(
-                        "ledger.mismatch",
-                        f"此账本属于 {key}={have.get(key)}，不是 {value}",
-                        f"this ledger belongs to {key}={have.get(key)}, not {value}",
-                    )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def close(self) -> None:
         with self._lock:
@@ -320,39 +207,31 @@ class Ledger:
 
     def _append(self, make: Callable[[sqlite3.Connection, int, str], tuple[MealRecord, bytes]]) -> MealRecord:
         """Insert the record ``make(db, seq, prev_hash)`` (sealed, with its canonical bytes) at the chain head, in
-        one ``BEGIN IMMEDIATE`` transaction that reads the head, inserts and commits durably. The stored
-        ``record`` is the canonical JSON the hash covers."""
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                row = db.execute("SELECT seq, hash FROM meals ORDER BY seq DESC LIMIT 1").fetchone()
-                seq, prev_hash = (row[0], row[1]) if row else (0, self._genesis)
-                record, canonical = make(db, seq + 1, prev_hash)
-                db.execute(
-                    "INSERT INTO meals (seq, terminal_id, meal_id, kind, refers_to, elder_id, prev_hash, hash, record)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        record.seq,
-                        record.terminal_id,
-                        str(record.meal_id),
-                        record.kind,
-                        None if record.refers_to is None else str(record.refers_to),
-                        record.elder_id,
-                        record.prev_hash,
-                        record.hash,
-                        canonical.decode(),
-                    ),
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+        one transaction that reads the head, inserts and commits durably. The stored ``record`` is the canonical
+        JSON the hash covers."""
+        with self._write() as db:
+            row = db.execute("SELECT seq, hash FROM meals ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev_hash = (row[0], row[1]) if row else (0, self._genesis)
+            record, canonical = make(db, seq + 1, prev_hash)
+            db.execute(
+                "INSERT INTO meals (seq, terminal_id, meal_id, kind, refers_to, elder_id, prev_hash, hash, record)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.seq,
+                    record.terminal_id,
+                    str(record.meal_id),
+                    record.kind,
+                    None if record.refers_to is None else str(record.refers_to),
+                    record.elder_id,
+                    record.prev_hash,
+                    record.hash,
+                    canonical.decode(),
+                ),
+            )
         return record
 
     def _new_id(self, now: datetime) -> UUID:
-        return uuid7(_unix_ms(now), self._urandom(10))
+        return uuid7(unix_ms(now), self._urandom(10))
 
     def _day_of(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
@@ -411,17 +290,14 @@ class Ledger:
 
     def record_void(self, original_id: UUID, *, reason: str, cashier: str, now: datetime) -> MealRecord:
         """Void a sale of the same service day (once, with a reason): a new record pointing at it."""
-        _aware(now, "now")
-        meal_id = self._new_id(now)
 
-        def make(db: sqlite3.Connection, seq: int, prev_hash: str) -> tuple[MealRecord, bytes]:
-            original = self._original(db, original_id, "void")
+        def check(db: sqlite3.Connection, original: MealRecord) -> None:
             day = self._day_of(original.service_time)
             if original.kind != "sale":
                 raise LedgerError.one(
                     "void.not_a_sale", "只能作废销售记录", f"only a sale can be voided, not a {original.kind}"
                 )
-            if db.execute("SELECT 1 FROM meals WHERE kind = 'void' AND refers_to = ?", (str(original_id),)).fetchone():
+            if _voided(db, original_id):
                 raise LedgerError.one("void.twice", "此餐已作废", "this meal is already voided")
             if self._day_of(now) != day:
                 raise LedgerError.one(
@@ -429,47 +305,48 @@ class Ledger:
                     f"只能作废当天的餐（此餐为 {day}）",
                     f"only a meal of the same day can be voided (this one is of {day})",
                 )
+
+        return self._record_follow_up(original_id, "void", check, cashier=cashier, now=now, reason=reason)
+
+    def record_reprint(self, original_id: UUID, *, cashier: str, now: datetime) -> MealRecord:
+        """Record that the receipt of a sale or a void is printed again (the original record is unchanged)."""
+
+        def check(db: sqlite3.Connection, original: MealRecord) -> None:
+            if original.kind == "reprint":
+                raise LedgerError.one(
+                    "reprint.of_reprint", "请补打原始小票", "reprint the original record, not a reprint"
+                )
+            if original.kind == "sale" and _voided(db, original_id):
+                raise LedgerError.one("reprint.voided", "此餐已作废，请补打作废单", "voided: reprint the void instead")
+
+        return self._record_follow_up(original_id, "reprint", check, cashier=cashier, now=now, reason=None)
+
+    def _record_follow_up(
+        self,
+        original_id: UUID,
+        kind: Literal["void", "reprint"],
+        check: Callable[[sqlite3.Connection, MealRecord], None],
+        *,
+        cashier: str,
+        now: datetime,
+        reason: str | None,
+    ) -> MealRecord:
+        """Append a void or reprint of record ``original_id``, once ``check`` (inside the write) lets it."""
+        _aware(now, "now")
+        meal_id = self._new_id(now)
+
+        def make(db: sqlite3.Connection, seq: int, prev_hash: str) -> tuple[MealRecord, bytes]:
+            original = self._original(db, original_id, kind)
+            check(db, original)
             draft = _follow_up(
                 original,
-                kind="void",
+                kind=kind,
                 meal_id=meal_id,
                 seq=seq,
                 prev_hash=prev_hash,
                 now=now,
                 cashier=cashier,
                 reason=reason,
-            )
-            return seal_at(draft, seq=seq, prev_hash=prev_hash)
-
-        return self._append(make)
-
-    def record_reprint(self, original_id: UUID, *, cashier: str, now: datetime) -> MealRecord:
-        """Record that the receipt of a sale or a void is printed again (the original record is unchanged)."""
-        _aware(now, "now")
-        meal_id = self._new_id(now)
-
-        def make(db: sqlite3.Connection, seq: int, prev_hash: str) -> tuple[MealRecord, bytes]:
-            original = self._original(db, original_id, "reprint")
-            if original.kind == "reprint":
-                raise LedgerError.one(
-                    "reprint.of_reprint", "请补打原始小票", "reprint the original record, not a reprint"
-                )
-            if (
-                original.kind == "sale"
-                and db.execute(
-                    "SELECT 1 FROM meals WHERE kind = 'void' AND refers_to = ?", (str(original_id),)
-                ).fetchone()
-            ):
-                raise LedgerError.one("reprint.voided", "此餐已作废，请补打作废单", "voided: reprint the void instead")
-            draft = _follow_up(
-                original,
-                kind="reprint",
-                meal_id=meal_id,
-                seq=seq,
-                prev_hash=prev_hash,
-                now=now,
-                cashier=cashier,
-                reason=None,
             )
             return seal_at(draft, seq=seq, prev_hash=prev_hash)
 
@@ -539,7 +416,7 @@ class Ledger:
         UUIDv7 of the same instant as the record's service time, so a day is a range of the meal_id index."""
         start = datetime.combine(day, time(0), tzinfo=self.zone)
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone)
-        return str(uuid7_floor(_unix_ms(start))), str(uuid7_floor(_unix_ms(end)))
+        return str(uuid7_floor(unix_ms(start))), str(uuid7_floor(unix_ms(end)))
 
     def get(self, meal_id: UUID) -> MealRecord | None:
         found = self._records("SELECT record, hash FROM meals WHERE meal_id = ?", (str(meal_id),))
@@ -550,6 +427,14 @@ class Ledger:
         return self._records(
             "SELECT record, hash FROM meals WHERE meal_id >= ? AND meal_id < ? ORDER BY seq", self._day_ids(day)
         )
+
+    def live_sales(self, day: date) -> list[MealRecord]:
+        """The sales of service day ``day`` not voided, by seq."""
+        return split_sales(self.meals_on(day))[0]
+
+    def day_report(self, day: date, *, now: datetime) -> ZReport:
+        """The figures of ``day`` so far, as its Z-report would have them (nothing is stored)."""
+        return _z_report(self.terminal_id, self.canteen_id, day, _aware(now, "now"), self.meals_on(day))
 
     def records(self, after_seq: int = 0, limit: int = -1) -> list[MealRecord]:
         """The records after ``after_seq`` (at most ``limit`` of them, all when negative), by seq."""
@@ -624,31 +509,7 @@ class Ledger:
                 "SELECT seq, terminal_id, meal_id, kind, refers_to, elder_id, prev_hash, hash, record"
                 " FROM meals ORDER BY seq"
             ).fetchall()
-        records: list[MealRecord] = []
-        bad: list[str] = []
-        for seq, terminal_id, meal_id, kind, refers_to, elder_id, prev_hash, hash_, raw in rows:
-            try:
-                r = from_canonical(raw, hash_)
-            except ValueError as exc:  # pydantic's ValidationError and json's JSONDecodeError are ValueErrors
-                bad.append(f"row seq {seq}: unreadable record ({type(exc).__name__})")
-                continue
-            records.append(r)
-            columns = (seq, terminal_id, meal_id, kind, refers_to, elder_id, prev_hash)
-            stored = (
-                r.seq,
-                r.terminal_id,
-                str(r.meal_id),
-                r.kind,
-                None if r.refers_to is None else str(r.refers_to),
-                r.elder_id,
-                r.prev_hash,
-            )
-            if columns != stored:
-                bad.append(f"row seq {seq}: columns {columns} do not match its record")
-            if raw.encode() != canonical_bytes(r):
-                bad.append(f"row seq {seq}: the stored text is not the canonical form of its record")
-            if uuid7_unix_ms(r.meal_id) != _unix_ms(r.service_time):
-                bad.append(f"row seq {seq}: meal id and service time are of different instants")
+        records, bad = read_rows(rows)
         chain = verify_chain(records, start=ChainHead.genesis(self.terminal_id))
         return IntegrityReport(sqlite=sqlite_lines, chain=tuple(chain), rows=tuple(bad))
 
@@ -689,11 +550,21 @@ def _follow_up(
     )
 
 
-def _z_report(terminal_id: str, canteen_id: str, day: date, now: datetime, records: list[MealRecord]) -> ZReport:
+def _voided(db: sqlite3.Connection, meal_id: UUID) -> bool:
+    return (
+        db.execute("SELECT 1 FROM meals WHERE kind = 'void' AND refers_to = ?", (str(meal_id),)).fetchone() is not None
+    )
+
+
+def split_sales(records: list[MealRecord]) -> tuple[list[MealRecord], list[MealRecord]]:
+    """The sales among ``records``: those standing, and those a void among ``records`` cancels."""
     voided = {r.refers_to for r in records if r.kind == "void"}
     sales = [r for r in records if r.kind == "sale"]
-    kept = [r for r in sales if r.meal_id not in voided]
-    gone = [r for r in sales if r.meal_id in voided]
+    return [r for r in sales if r.meal_id not in voided], [r for r in sales if r.meal_id in voided]
+
+
+def _z_report(terminal_id: str, canteen_id: str, day: date, now: datetime, records: list[MealRecord]) -> ZReport:
+    kept, gone = split_sales(records)
     by_method: dict[PaymentMethod, Fen] = dict.fromkeys(PAYMENT_METHODS, 0)
     for r in kept:
         by_method[r.payment_method] += r.quote.elder_pays
@@ -703,7 +574,7 @@ def _z_report(terminal_id: str, canteen_id: str, day: date, now: datetime, recor
         canteen_id=canteen_id,
         day=day,
         made_at=now,
-        sales=len(sales),
+        sales=len(kept) + len(gone),
         voids=sum(r.kind == "void" for r in records),
         reprints=sum(r.kind == "reprint" for r in records),
         meals=len(kept),
