@@ -115,11 +115,10 @@ class DemoPaths:
 
 def _write_private(path: Path, text: str) -> None:
     """Create ``path`` readable only by its owner (mode 0600 from the start, never wider)."""
+    from terminal.files import write_atomic  # noqa: PLC0415
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    path.chmod(0o600)
+    write_atomic(path, text.encode(), mode=0o600)
 
 
 def load_secrets(paths: DemoPaths) -> dict[str, str]:
@@ -180,88 +179,15 @@ def demo_elders(count: int = ELDER_COUNT) -> list[DemoElder]:
 
 def seed(paths: DemoPaths, *, say: Any = print) -> None:
     """Put the demo data in the database once; a second run finds it and adds only what is missing."""
-    from sqlmodel import col, select  # noqa: PLC0415
-
-    from server.auth.principal import SYSTEM, Role  # noqa: PLC0415
-    from server.auth.service import create_staff  # noqa: PLC0415
-    from server.auth.tables import Staff  # noqa: PLC0415
-    from server.canteens import service as canteens  # noqa: PLC0415
-    from server.canteens.tables import Canteen  # noqa: PLC0415
-    from server.cards import service as cards  # noqa: PLC0415
     from server.config import Settings  # noqa: PLC0415
     from server.db import make_engine, open_session  # noqa: PLC0415
-    from server.elders import service as elders  # noqa: PLC0415
-    from server.elders.tables import Elder  # noqa: PLC0415
-    from server.rules import service as rules  # noqa: PLC0415
-    from server.rules.tables import RuleProgramme  # noqa: PLC0415
 
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    passwords: list[tuple[str, str, str]] = []
+    engine = make_engine(Settings().resolved_database_url)
     try:
         with open_session(engine, write=True) as session:
-            if session.get(RuleProgramme, PROGRAMME) is None:
-                rules.upload(session, actor=SYSTEM, source=RULES_FILE.read_text(encoding="utf-8"))
-            ids: dict[int, uuid.UUID] = {}
-            for n in range(1, 11):
-                found = session.exec(select(Canteen).where(col(Canteen.code) == canteen_code(n))).first()
-                if found is None:
-                    found = canteens.create_canteen(
-                        session,
-                        actor=SYSTEM,
-                        code=canteen_code(n),
-                        name=canteen_name(n),
-                        programme=PROGRAMME,
-                        address=f"如意市示范街道{n}号",
-                    )
-                    for name, price, slot in MENU:
-                        canteens.create_menu_item(
-                            session,
-                            actor=SYSTEM,
-                            canteen_id=found.id,
-                            name=name,
-                            price=price + (n % 3) * 50,
-                            slot=slot,
-                            effective_from=date(2020, 1, 1),
-                            effective_to=None,
-                        )
-                ids[n] = found.id
-            known = set(session.exec(select(Elder.id_number)).all())
-            added = 0
-            for person in demo_elders():
-                if person.id_number in known:
-                    continue
-                elder = elders.register(
-                    session,
-                    actor=SYSTEM,
-                    name=person.name,
-                    id_number=person.id_number,
-                    community=f"示范社区{person.canteen}",
-                    canteen_id=ids[person.canteen],
-                    enrolled_on=date(2026, 1, 1),
-                    categories=[
-                        {"code": c, "valid_from": date(2026, 1, 1), "valid_to": None} for c in person.categories
-                    ],
-                )
-                cards.bind(
-                    session,
-                    actor=SYSTEM,
-                    elder_id=elder.id,
-                    kind="uid",
-                    serial=elder_card_uid(person.number),
-                    bound_on=date(2026, 1, 1),
-                )
-                added += 1
-            for username, role in STAFF:
-                if session.exec(select(Staff).where(col(Staff.username) == username)).first() is None:
-                    _, password = create_staff(session, actor=SYSTEM, username=username, role=Role(role))
-                    passwords.append((username, role, password))
-            manager = "manager-ry-01"
-            if session.exec(select(Staff).where(col(Staff.username) == manager)).first() is None:
-                _, password = create_staff(
-                    session, actor=SYSTEM, username=manager, role=Role.CANTEEN_MANAGER, canteen_id=ids[1]
-                )
-                passwords.append((manager, "canteen_manager", password))
+            ids = _seed_canteens(session)
+            added = _seed_elders(session, ids)
+            passwords = _seed_staff(session, manager_canteen=ids[1])
             session.commit()
     finally:
         engine.dispose()
@@ -269,6 +195,99 @@ def seed(paths: DemoPaths, *, say: Any = print) -> None:
         say(f"✓ 演示数据：10 家食堂、{added} 位老人（虚构）/ demo data: 10 canteens, {added} made-up elders")
     for username, role, password in passwords:
         say(f"  账号 / account {username} ({role}) 初始密码（只显示这一次）/ password (shown once): {password}")
+
+
+def _seed_canteens(session: Any) -> dict[int, uuid.UUID]:
+    """The rule book and the ten canteens with their menus (those missing); their ids by number."""
+    from sqlmodel import col, select  # noqa: PLC0415
+
+    from server.auth.principal import SYSTEM  # noqa: PLC0415
+    from server.canteens import service as canteens  # noqa: PLC0415
+    from server.canteens.tables import Canteen  # noqa: PLC0415
+    from server.rules import service as rules  # noqa: PLC0415
+    from server.rules.tables import RuleProgramme  # noqa: PLC0415
+
+    if session.get(RuleProgramme, PROGRAMME) is None:
+        rules.upload(session, actor=SYSTEM, source=RULES_FILE.read_text(encoding="utf-8"))
+    ids: dict[int, uuid.UUID] = {}
+    for n in range(1, 11):
+        found = session.exec(select(Canteen).where(col(Canteen.code) == canteen_code(n))).first()
+        if found is None:
+            found = canteens.create_canteen(
+                session,
+                actor=SYSTEM,
+                code=canteen_code(n),
+                name=canteen_name(n),
+                programme=PROGRAMME,
+                address=f"如意市示范街道{n}号",
+            )
+            for name, price, slot in MENU:
+                canteens.create_menu_item(
+                    session,
+                    actor=SYSTEM,
+                    canteen_id=found.id,
+                    name=name,
+                    price=price + (n % 3) * 50,
+                    slot=slot,
+                    effective_from=date(2020, 1, 1),
+                    effective_to=None,
+                )
+        ids[n] = found.id
+    return ids
+
+
+def _seed_elders(session: Any, canteen_ids: dict[int, uuid.UUID]) -> int:
+    """The demo elders not registered yet, each with a canteen card; how many were added."""
+    from sqlmodel import select  # noqa: PLC0415
+
+    from server.auth.principal import SYSTEM  # noqa: PLC0415
+    from server.cards import service as cards  # noqa: PLC0415
+    from server.elders import service as elders  # noqa: PLC0415
+    from server.elders.tables import Elder  # noqa: PLC0415
+
+    known = set(session.exec(select(Elder.id_number)).all())
+    added = 0
+    for person in demo_elders():
+        if person.id_number in known:
+            continue
+        elder = elders.register(
+            session,
+            actor=SYSTEM,
+            name=person.name,
+            id_number=person.id_number,
+            community=f"示范社区{person.canteen}",
+            canteen_id=canteen_ids[person.canteen],
+            enrolled_on=date(2026, 1, 1),
+            categories=[{"code": c, "valid_from": date(2026, 1, 1), "valid_to": None} for c in person.categories],
+        )
+        cards.bind(
+            session,
+            actor=SYSTEM,
+            elder_id=elder.id,
+            kind="uid",
+            serial=elder_card_uid(person.number),
+            bound_on=date(2026, 1, 1),
+        )
+        added += 1
+    return added
+
+
+def _seed_staff(session: Any, *, manager_canteen: uuid.UUID) -> list[tuple[str, str, str]]:
+    """The staff accounts missing: (username, role, first password) of each one made."""
+    from sqlmodel import col, select  # noqa: PLC0415
+
+    from server.auth.principal import SYSTEM, Role  # noqa: PLC0415
+    from server.auth.service import create_staff  # noqa: PLC0415
+    from server.auth.tables import Staff  # noqa: PLC0415
+
+    accounts: list[tuple[str, Role, uuid.UUID | None]] = [(name, Role(role), None) for name, role in STAFF]
+    accounts.append(("manager-ry-01", Role.CANTEEN_MANAGER, manager_canteen))
+    passwords = []
+    for username, role, canteen_id in accounts:
+        if session.exec(select(Staff).where(col(Staff.username) == username)).first() is None:
+            _, password = create_staff(session, actor=SYSTEM, username=username, role=role, canteen_id=canteen_id)
+            passwords.append((username, role.value, password))
+    return passwords
 
 
 def provision_terminal(paths: DemoPaths, canteen: int) -> tuple[str, str, Path]:
@@ -303,29 +322,33 @@ def write_terminal_files(
 ) -> Path:
     """The terminal's config (rewritten each run: the printer's port changes) and, the first time, a starting
     snapshot (rule book and menu, no roster: the first pull brings it)."""
+    from terminal.config import SyncConfig, TerminalConfig, config_toml  # noqa: PLC0415
+    from terminal.devices.escpos_printer import PrinterConfig, TcpConnection  # noqa: PLC0415
+
     tdir = paths.terminal_dir(canteen_code(canteen))
     tdir.mkdir(parents=True, exist_ok=True)
-    reader = f'reader_name = "{reader_name}"\n' if reader_name else ""
-    config = tdir / "terminal.toml"
-    config.write_text(
-        "# written by `ruyi demo` at each start\n"
-        f'terminal_id = "{terminal_id}"\n'
-        f'canteen_id = "{canteen_id}"\n'
-        f'canteen_name = "{canteen_name(canteen)}"\n'
-        'data_dir = "."\n'
-        'snapshot_path = "snapshot.json"\n'
-        f'card_key_secret_file = "{paths.card_secret}"\n'
-        f"{reader}"
-        'card_kinds = ["uid"]\n'
-        'timezone = "Asia/Shanghai"\n'
-        "\n[printer]\npaper = 80\n"
-        f'connection = {{ kind = "tcp", host = "127.0.0.1", port = {printer_port} }}\n'
-        "\n[sync]\n"
-        f'server_url = "{server_url}"\n'
-        f'credential_file = "{credential.name}"\n'
-        "push_delay_s = 0.2\npush_interval_s = 10\npull_interval_s = 60\ntimeout_s = 5\nbackoff_max_s = 10\n",
-        encoding="utf-8",
+    terminal = TerminalConfig(
+        terminal_id=terminal_id,
+        canteen_id=canteen_id,
+        canteen_name=canteen_name(canteen),
+        data_dir=Path("."),
+        snapshot_path=Path("snapshot.json"),
+        card_key_secret_file=paths.card_secret,
+        reader_name=reader_name,
+        card_kinds=("uid",),
+        printer=PrinterConfig(connection=TcpConnection(host="127.0.0.1", port=printer_port)),
+        sync=SyncConfig(
+            server_url=server_url,
+            credential_file=Path(credential.name),
+            push_delay_s=0.2,
+            push_interval_s=10,
+            pull_interval_s=60,
+            timeout_s=5,
+            backoff_max_s=10,
+        ),
     )
+    config = tdir / "terminal.toml"
+    config.write_text("# written by `ruyi demo` at each start\n" + config_toml(terminal), encoding="utf-8")
     (tdir / "screen.toml").write_text("speak = false\n", encoding="utf-8")
     snapshot = tdir / "snapshot.json"
     if not snapshot.exists():

@@ -6,6 +6,7 @@ snapshot and the secret side by side. Errors name the field and say what is wron
 
 from __future__ import annotations
 
+import json
 import tomllib
 from datetime import time
 from pathlib import Path
@@ -182,3 +183,23 @@ def load_config(path: Path) -> TerminalConfig:
             "config.unreadable", f"无法读取配置文件 {path}：{exc}", f"cannot read the config file {path}: {exc}"
         ) from None
     return parse_config(text, base_dir=path.resolve().parent)
+
+
+def config_toml(config: TerminalConfig) -> str:
+    """``config`` as a TOML file :func:`parse_config` reads back as the same config (relative paths stay relative,
+    so they are taken from the file's directory again)."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    lines = [f"{key} = {_toml(value)}" for key, value in data.items() if not isinstance(value, dict)]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines += ["", f"[{key}]", *(f"{k} = {_toml(v)}" for k, v in value.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: object) -> str:
+    """A TOML value: JSON's strings, numbers and booleans are TOML's; lists and tables are written inline."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -205,6 +206,11 @@ class Counter:
             raise ValueError("the counter's clock must return an aware datetime")
         return now
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone service days begin and end in (the ledger's)."""
+        return self.ledger.zone
+
     def today(self) -> date:
         return self._now().astimezone(self.ledger.zone).date()
 
@@ -280,8 +286,7 @@ class Counter:
         card_key: str | None = None,
     ) -> Sale | CounterMessage:
         now = self._now()
-        day = now.astimezone(self.ledger.zone).date()
-        items = self.snapshot.menu_on(day, self.slot_at(now)) or self.snapshot.menu_on(day)
+        items = self.menu_now(now)
         if not items:
             return _msg("menu.empty", "今日菜单为空，无法结算", "Nothing on today's menu")
         item = items[0]
@@ -314,6 +319,11 @@ class Counter:
 
     def menu(self) -> list[MenuItem]:
         return self.snapshot.menu_on(self.today())
+
+    def menu_now(self, now: datetime) -> list[MenuItem]:
+        """What a new sale is offered at ``now``: the current slot's items, or the day's whole menu without them."""
+        day = now.astimezone(self.ledger.zone).date()
+        return self.snapshot.menu_on(day, self.slot_at(now)) or self.snapshot.menu_on(day)
 
     def choose_item(self, sale: Sale, menu_item_id: str) -> Sale | CounterMessage:
         now = self._now()
@@ -364,7 +374,7 @@ class Counter:
             return ConfirmResult(False, None, False, None, _refused("sale", exc))
         log.info("sale committed: %s seq %d pays %d", record.meal_id, record.seq, record.quote.elder_pays)
         self._committed()
-        outcome = self._print(sale_receipt(record, self._context(record)), record.meal_id)
+        outcome = self._print(sale_receipt(record, self.describe(record)), record.meal_id)
         return ConfirmResult(True, record, outcome.printed, outcome.error, _print_message(outcome))
 
     def void(self, meal_id: UUID, reason: str, cashier: str | None = None) -> RecordResult:
@@ -379,7 +389,7 @@ class Counter:
         assert original is not None  # the ledger just voided it
         log.info("void committed: %s seq %d of %s", record.meal_id, record.seq, meal_id)
         self._committed()
-        outcome = self._print(void_slip(record, original, self._context(original)), record.meal_id)
+        outcome = self._print(void_slip(record, original, self.describe(original)), record.meal_id)
         return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
 
     def reprint(self, meal_id: UUID, cashier: str | None = None) -> RecordResult:
@@ -411,11 +421,31 @@ class Counter:
             assert original.refers_to is not None
             sale = self.ledger.get(original.refers_to)
             assert sale is not None
-            doc = void_slip(original, sale, self._context(sale), reprint=True)
+            doc = void_slip(original, sale, self.describe(sale), reprint=True)
         else:
-            doc = sale_receipt(original, self._context(original), reprint=record)
+            doc = sale_receipt(original, self.describe(original), reprint=record)
         outcome = self._print(doc, record.meal_id)
         return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
+
+    def live_sales(self) -> list[MealRecord]:
+        """Today's sales not voided, by seq (what a void may cancel)."""
+        return self.ledger.live_sales(self.today())
+
+    def last_receipt(self) -> MealRecord | None:
+        """Today's last sale or void: what a reprint that names no record prints again."""
+        originals = [r for r in self.ledger.meals_on(self.today()) if r.kind in ("sale", "void")]
+        return originals[-1] if originals else None
+
+    def today_summary(self, day: date | None = None) -> ZReport:
+        """The figures of ``day`` (default today) so far, as its Z-report would have them; nothing is stored."""
+        return self.ledger.day_report(day or self.today(), now=self._now())
+
+    def unsynced_count(self) -> int:
+        return self.ledger.unsynced_count()
+
+    def printer_status(self) -> PrinterStatus:
+        """Ask the printer (takes up to its timeout)."""
+        return self.printer.status()
 
     def reprint_queue(self) -> list[MealRecord]:
         """Sales and voids (today and the previous ``reprint_days`` days) whose receipt has not printed."""
@@ -472,7 +502,8 @@ class Counter:
         if self.on_commit is not None:
             self.on_commit()
 
-    def _context(self, record: MealRecord) -> ReceiptContext:
+    def describe(self, record: MealRecord) -> ReceiptContext:
+        """The words for a record's ids (masked name, item name) and where it was made, as its receipt shows them."""
         elder = self.snapshot.elder(record.elder_id) if record.elder_id else None
         item = self.snapshot.menu_item(record.menu_item_id)
         return ReceiptContext(

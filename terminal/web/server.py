@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from terminal.web.messages import Lang, catalogue
 from terminal.web.station import Station, StationError, View
+from terminal.web.views import CashierView, DisplayView, RecordsView
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -84,7 +85,8 @@ def create_app(station: Station) -> FastAPI:
         )
 
     _pages(app, station)
-    _actions(app, station)
+    _sale_actions(app, station)
+    _record_actions(app, station)
     return app
 
 
@@ -101,8 +103,8 @@ def _pages(app: FastAPI, station: Station) -> None:
     async def get_catalogue(lang: Lang = "zh") -> dict[str, str]:
         return catalogue(lang)
 
-    @app.get("/api/state")
-    def get_state(view: View = "cashier") -> dict[str, Any]:
+    @app.get("/api/state", response_model=None)
+    def get_state(view: View = "cashier") -> CashierView | DisplayView:
         return station.view(view)
 
     @app.get("/api/events")
@@ -134,34 +136,35 @@ def _pages(app: FastAPI, station: Station) -> None:
         )
 
 
-def _actions(app: FastAPI, station: Station) -> None:
-    def answer(**extra: Any) -> dict[str, Any]:
-        return {"ok": True, "state": station.view("cashier"), **extra}
+def _answer(station: Station, **extra: Any) -> dict[str, Any]:
+    return {"ok": True, "state": station.view("cashier"), **extra}
 
+
+def _sale_actions(app: FastAPI, station: Station) -> None:
     @app.post("/api/sale/item")
     def choose_item(body: ItemBody) -> dict[str, Any]:
         station.choose_item(body.item_id)
-        return answer()
+        return _answer(station)
 
     @app.post("/api/sale/method")
     def choose_method(body: MethodBody) -> dict[str, Any]:
         station.choose_method(body.method)
-        return answer()
+        return _answer(station)
 
     @app.post("/api/sale/confirm")
     def confirm(body: ConfirmBody) -> dict[str, Any]:
         result = station.confirm(body.method)
-        return answer(committed=result.committed, printed=result.printed)
+        return _answer(station, committed=result.committed, printed=result.printed)
 
     @app.post("/api/sale/cancel")
     def cancel() -> dict[str, Any]:
         station.cancel()
-        return answer()
+        return _answer(station)
 
     @app.post("/api/walk-in")
     def walk_in() -> dict[str, Any]:
         station.walk_in()
-        return answer()
+        return _answer(station)
 
     @app.post("/api/manual/find")
     def find(body: FindBody) -> dict[str, Any]:
@@ -170,40 +173,42 @@ def _actions(app: FastAPI, station: Station) -> None:
     @app.post("/api/manual/open")
     def manual(body: ManualBody) -> dict[str, Any]:
         station.manual(body.ref, body.reason)
-        return answer()
+        return _answer(station)
 
-    @app.get("/api/records")
-    def records() -> dict[str, Any]:
+
+def _record_actions(app: FastAPI, station: Station) -> None:
+    @app.get("/api/records", response_model=None)
+    def records() -> RecordsView:
         return station.today_records()
 
     @app.post("/api/void")
     def void(body: VoidBody) -> dict[str, Any]:
         result = station.void(body.meal_id, body.reason)
-        return answer(done=result.record is not None, printed=result.printed)
+        return _answer(station, done=result.record is not None, printed=result.printed)
 
     @app.post("/api/reprint")
     def reprint(body: ReprintBody) -> dict[str, Any]:
         result = station.reprint(body.meal_id)
-        return answer(printed=bool(result and result.printed))
+        return _answer(station, printed=bool(result and result.printed))
 
     @app.post("/api/reprint-all")
     def reprint_all() -> dict[str, Any]:
         results = station.reprint_all()
-        return answer(printed=sum(1 for r in results if r.printed))
+        return _answer(station, printed=sum(1 for r in results if r.printed))
 
     @app.post("/api/end-of-day")
     def end_of_day() -> dict[str, Any]:
-        return answer(z=station.end_of_day())
+        return _answer(station, z=station.end_of_day())
 
     @app.post("/api/printer/check")
     def check_printer() -> dict[str, Any]:
         station.check_printer()
-        return answer()
+        return _answer(station)
 
     @app.post("/api/lang")
     def set_lang(body: LangBody) -> dict[str, Any]:
         station.set_lang(body.lang)
-        return answer()
+        return _answer(station)
 
 
 class WebServer:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from ruyi.meal import PAYMENT_METHODS, MealRecord, PaymentMethod
@@ -33,6 +33,7 @@ from terminal.devices.cards import CardError, ReaderEvent, ReaderState, ReaderSt
 from terminal.devices.printing import PrinterErrorCode, PrinterStatus
 from terminal.receipt import receipt_number
 from terminal.sync import NotConnected, ServerLink, ServerLinkSource
+from terminal.web import views
 from terminal.web.messages import Lang, text
 from terminal.web.speech import Announcer, Silent, spoken_text
 
@@ -62,7 +63,7 @@ class Notice:
     def from_counter(cls, message: CounterMessage, level: Level) -> Notice:
         return cls(message.code, message.zh, message.en, level)
 
-    def view(self, lang: Lang) -> dict[str, str]:
+    def view(self, lang: Lang) -> views.NoticeView:
         return {"code": self.code, "text": self.en if lang == "en" else self.zh, "level": self.level}
 
 
@@ -129,10 +130,10 @@ class Station:
         self.printer_checked_at: datetime | None = None
         self.link: ServerLink = self.server_link_source.server_link()
         self.unsynced = 0
-        self._today: dict[str, Any] | None = None
+        self._today: views.TodayView | None = None
         self._today_day: date | None = None
         self._reprint_pending: int | None = None
-        self.last_z: dict[str, Any] | None = None
+        self.last_z: views.ZView | None = None
         self._refresh_counts()
 
     # ---- subscriptions (called from the event loop's thread)
@@ -220,7 +221,7 @@ class Station:
         self._publish()
         raise StationError(self.notice)
 
-    def find(self, id_tail: str, name: str) -> list[dict[str, Any]]:
+    def find(self, id_tail: str, name: str) -> list[views.FoundElder]:
         """Candidates for a manual lookup: masked name, birth year, the tail typed (never more of the ID)."""
         tail = id_tail.strip().upper()
         if len(tail) != 4 or not all(c.isdigit() or c == "X" for c in tail):
@@ -306,7 +307,7 @@ class Station:
             raise StationError(Notice.of("msg.reason_required", "warn"))
         with self._lock:
             if meal_id is None:
-                live = self._live_sales()
+                live = self.counter.live_sales()
                 if not live:
                     raise StationError(Notice.of("void.none", "warn"))
                 meal_id = live[-1].meal_id
@@ -326,13 +327,12 @@ class Station:
     def reprint(self, meal_id: UUID | None, cashier: str | None = None) -> RecordResult | None:
         with self._lock:
             if meal_id is None:
-                records = self.counter.ledger.meals_on(self.counter.today())
-                originals = [r for r in records if r.kind in ("sale", "void")]
-                if not originals:
+                last = self.counter.last_receipt()
+                if last is None:
                     self.notice = Notice.of("msg.nothing_to_reprint", "warn")
                     self._publish()
                     return None
-                meal_id = originals[-1].meal_id
+                meal_id = last.meal_id
             result = self.counter.reprint(meal_id, cashier)
             self._after_reprints([result])
             return result
@@ -365,7 +365,7 @@ class Station:
         self._refresh_counts()
         self._publish()
 
-    def end_of_day(self) -> dict[str, Any]:
+    def end_of_day(self) -> views.ZView:
         with self._lock:
             result = self.counter.end_of_day()
             self._after_print(result.printed, result.print_error)
@@ -398,7 +398,7 @@ class Station:
 
     def check_printer(self) -> PrinterStatus:
         """Ask the printer (outside the lock: it may take its timeout), then show the answer."""
-        status = self.counter.printer.status()
+        status = self.counter.printer_status()
         with self._lock:
             self.printer = status
             self.printer_checked_at = self.counter.clock()
@@ -411,7 +411,7 @@ class Station:
         """Refresh what changes without the cashier (server link, unsynced count, the day); publish if changed."""
         link = self.server_link_source.server_link()
         with self._lock:
-            unsynced = self.counter.ledger.unsynced_count()
+            unsynced = self.counter.unsynced_count()
             day_changed = self._today_day != self.counter.today()
             if link != self.link or unsynced != self.unsynced or day_changed:
                 self.link = link
@@ -422,59 +422,50 @@ class Station:
 
     def _refresh_counts(self) -> None:
         self._today_day = self.counter.today()
-        records = self.counter.ledger.meals_on(self._today_day)
-        voided = {r.refers_to for r in records if r.kind == "void"}
-        live = [r for r in records if r.kind == "sale" and r.meal_id not in voided]
+        day = self.counter.today_summary(self._today_day)
         self._today = {
-            "meals": len(live),
-            "subsidised": sum(1 for r in live if r.quote.subsidised),
-            "walk_ins": sum(1 for r in live if r.identified_by == "walk_in"),
-            "manual": sum(1 for r in live if r.identified_by == "manual"),
-            "voids": len(voided),
-            "paid": format_yuan(sum(r.quote.elder_pays for r in live)),
+            "meals": day.meals,
+            "subsidised": day.subsidised_meals,
+            "walk_ins": day.walk_ins,
+            "manual": day.manual_entries,
+            "voids": day.voids,
+            "paid": format_yuan(day.elder_pays_total),
         }
-        self.unsynced = self.counter.ledger.unsynced_count()
+        self.unsynced = self.counter.unsynced_count()
         self._reprint_pending = len(self.counter.reprint_queue())
-
-    def _live_sales(self) -> list[MealRecord]:
-        records = self.counter.ledger.meals_on(self.counter.today())
-        voided = {r.refers_to for r in records if r.kind == "void"}
-        return [r for r in records if r.kind == "sale" and r.meal_id not in voided]
 
     # ---- lists for the dialogs
 
-    def today_records(self) -> dict[str, Any]:
+    def today_records(self) -> views.RecordsView:
         """Today's sales not voided (newest first, for a void or a reprint) and the reprint queue."""
         with self._lock:
-            zone = self.counter.ledger.zone
-            live = self._live_sales()
+            live = self.counter.live_sales()
             queue = self.counter.reprint_queue()
             return {
-                "sales": [self._record_row(r, zone) for r in reversed(live)],
-                "queue": [self._record_row(r, zone) for r in queue],
+                "sales": [self._record_row(r) for r in reversed(live)],
+                "queue": [self._record_row(r) for r in queue],
             }
 
-    def _record_row(self, r: MealRecord, zone: Any) -> dict[str, Any]:
-        elder = self.counter.snapshot.elder(r.elder_id) if r.elder_id else None
-        item = self.counter.snapshot.menu_item(r.menu_item_id)
+    def _record_row(self, r: MealRecord) -> views.RecordRow:
+        words = self.counter.describe(r)
         return {
             "id": str(r.meal_id),
             "kind": r.kind,
             "receipt": receipt_number(r),
-            "time": r.service_time.astimezone(zone).strftime("%H:%M"),
-            "who": elder.masked_name if elder else None,
-            "item": item.name if item else r.menu_item_id,
+            "time": r.service_time.astimezone(words.zone).strftime("%H:%M"),
+            "who": words.masked_name,
+            "item": words.item_name or r.menu_item_id,
             "pays": format_yuan(r.quote.elder_pays),
             "method": r.payment_method,
         }
 
     # ---- views
 
-    def view(self, which: View) -> dict[str, Any]:
+    def view(self, which: View) -> views.CashierView | views.DisplayView:
         with self._lock:
             return self.cashier_view() if which == "cashier" else self.display_view()
 
-    def cashier_view(self) -> dict[str, Any]:
+    def cashier_view(self) -> views.CashierView:
         lang = self.lang
         sale = self.sale
         return {
@@ -493,11 +484,9 @@ class Station:
             "sent_ms": self._wall_ms(),
         }
 
-    def _sale_view(self, sale: Sale, lang: Lang) -> dict[str, Any]:
+    def _sale_view(self, sale: Sale, lang: Lang) -> views.SaleView:
         q = sale.quote
-        now = self.counter.clock()
-        day = now.astimezone(self.counter.ledger.zone).date()
-        items = self.counter.snapshot.menu_on(day, self.counter.slot_at(now)) or self.counter.menu()
+        items = self.counter.menu_now(self.counter.clock())
         if sale.item not in items:
             items = [*items, sale.item]
         headline = q.reasons[0] if q.reasons else None
@@ -525,7 +514,7 @@ class Station:
             "method": self.method,
         }
 
-    def _done_view(self, done: Done) -> dict[str, Any]:
+    def _done_view(self, done: Done) -> views.DoneView:
         return {
             "receipt": done.receipt,
             "who": done.who,
@@ -536,9 +525,9 @@ class Station:
             "printed": done.printed,
         }
 
-    def _status_view(self, lang: Lang) -> dict[str, Any]:
+    def _status_view(self, lang: Lang) -> views.StatusView:
         link = self.link
-        zone = self.counter.ledger.zone
+        zone = self.counter.zone
         if not link.configured:
             server_text, server_ok = text("status.server.none", lang), False
         else:
@@ -574,13 +563,15 @@ class Station:
             "reprint_pending": self._reprint_pending,
         }
 
-    def display_view(self) -> dict[str, Any]:
+    def display_view(self) -> views.DisplayView:
         """The elder display: greeting, amounts, nothing else (no reason, no age, no category)."""
-        sale = self.sale
-        base: dict[str, Any] = {"v": self.version, "lang": self.lang, "canteen": self.counter.canteen_name}
+        sale, v, lang, canteen = self.sale, self.version, self.lang, self.counter.canteen_name
         if sale is not None:
             q = sale.quote
-            return base | {
+            return {
+                "v": v,
+                "lang": lang,
+                "canteen": canteen,
                 "mode": "sale",
                 "no": self.sale_no,
                 "name": sale.masked_name,
@@ -589,10 +580,13 @@ class Station:
                 "pays": format_yuan(q.elder_pays),
             }
         if self.done is not None and self.done_at_ms is not None:
-            return base | {
+            return {
+                "v": v,
+                "lang": lang,
+                "canteen": canteen,
                 "mode": "done",
                 "name": self.done.who,
                 "pays": format_yuan(self.done.pays),
                 "until_ms": self.done_at_ms + self.show_done_ms,
             }
-        return base | {"mode": "idle"}
+        return {"v": v, "lang": lang, "canteen": canteen, "mode": "idle"}

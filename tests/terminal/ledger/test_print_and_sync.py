@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from ruyi.meal import uuid7
-from terminal.ledger import Ledger, LedgerError
+from terminal.ledger import Ledger
+from terminal.ledger_file import LedgerError
 from tests.terminal.ledger.builders import NOON, sell
 
 TODAY = NOON.date()

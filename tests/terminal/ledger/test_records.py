@@ -13,7 +13,8 @@ from ruyi.meal import ChainHead, MealRecord, genesis_hash, uuid7, uuid7_unix_ms,
 from ruyi.pricing import MealRequest, quote
 from ruyi.reasons import Reason
 from ruyi.rules import RuleBook
-from terminal.ledger import Ledger, LedgerError
+from terminal.ledger import Ledger
+from terminal.ledger_file import LedgerError
 from tests.ruyi.factories import book
 from tests.terminal.ledger.builders import CANTEEN, NOON, TERMINAL, ZONE, make_quote, sell
 

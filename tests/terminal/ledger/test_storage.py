@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ruyi.meal import canonical_bytes, genesis_hash
-from terminal.ledger import Ledger, LedgerError
+from terminal.ledger import Ledger
+from terminal.ledger_file import LedgerError
 from tests.terminal.ledger.builders import CANTEEN, NOON, TERMINAL, ZONE, open_ledger, sell
 
 TERMINAL_DIR = Path(__file__).resolve().parents[3] / "terminal"
