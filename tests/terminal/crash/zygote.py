@@ -38,6 +38,7 @@ PORT = int(sys.argv[2])
 T0 = float(sys.argv[3])
 SNAPSHOT = load_snapshot(WORKDIR / "snapshot.json")
 PRINTER = PrinterConfig(connection=TcpConnection(host="127.0.0.1", port=PORT), timeout_s=1.0)
+EscposPrinter(PRINTER)  # imports python-escpos (which writes its cache) here, once, not in a child killed mid-way
 METHODS = ("cash", "wechat", "alipay", "other")
 
 
