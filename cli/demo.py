@@ -1,5 +1,7 @@
 """``ruyi demo``: the whole system on one machine, on the embedded SQLite database (the README's first command).
 
+(Over 600 lines: one script read top to bottom, seeding, provisioning, the child processes and ``tap``.)
+
 ``ruyi demo [--canteen N]`` migrates the database in ``$RUYI_DATA_DIR`` (``./data``), seeds it once (the ten
 canteens 如意食堂一号店…十号店 with menus, a few hundred elders with made-up names and made-up ID numbers that pass
 the check character, categories for some, a card bound to each, the ``ruyi-city`` rule book, staff accounts whose
