@@ -11,11 +11,11 @@ from ruyi.pricing import MealRequest, PriorMeal, quote
 from ruyi.reasons import reason_text
 from server.auth.principal import Principal
 from server.canteens.service import get_canteen, get_menu_item
-from server.elders.service import get_elder, profile
+from server.elders.service import get_elder, profiles_of
 from server.errors import Invalid, NotFound
 from server.quotes.schemas import QuoteOut, ReasonOut
 from server.rules.service import load_book
-from server.sync.intake import elder_day_meals
+from server.meals.queries import elder_day_meals
 
 SLOT_TIME = {"breakfast": time(7, 30), "lunch": time(12, 0), "dinner": time(18, 0)}
 
@@ -45,7 +45,7 @@ def preview(
         raise Invalid.field(
             "menu_item_id", "menu.not_offered", f"该菜品在 {day} 不供应", f"the item is not offered on {day}"
         )
-    elder = profile(session, get_elder(session, actor=actor, elder_id=elder_id)) if elder_id else None
+    elder = profiles_of(session, [get_elder(session, actor=actor, elder_id=elder_id).id])[elder_id] if elder_id else None
     meal = MealRequest(
         canteen_id=str(canteen.id),
         slot=item.slot,
