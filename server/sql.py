@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 _S = TypeVar("_S", bound=sa.sql.Select[Any])
-_PG = postgresql.dialect()
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _postgresql(session: Session) -> bool:

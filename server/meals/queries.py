@@ -64,7 +64,7 @@ def elder_day_meals(
     return out
 
 
-def stored_sales(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Mapping[str, Any]]:
+def stored_sales(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Mapping[Any, Any]]:
     """The stored sales among ``ids``, each as its row by column name (the shape intake inserts)."""
     if not ids:
         return {}
