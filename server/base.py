@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,17 @@ def local_today() -> date:
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+@lru_cache(maxsize=65_536)
+def as_uuid(text: str | None) -> uuid.UUID | None:
+    """The UUID ``text`` spells, or None (cached: the same elder and menu ids come in every batch)."""
+    if text is None:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 def ts_column(*, nullable: bool = False, index: bool = False) -> Any:

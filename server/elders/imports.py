@@ -191,6 +191,29 @@ def parse_date(text: str) -> date | None:
     return date(int(m[1]), int(m[2]), int(m[3]))
 
 
+def _check_person(row: Row, values: dict[str, str], first_line: dict[str, int]) -> None:
+    """The row's name and ID number (``first_line``: the line each number was first seen on)."""
+    if not values["name"]:
+        row.problems.append(_p("name", "name.missing", "姓名为空", "the name is empty"))
+    elif len(values["name"]) > 64:
+        row.problems.append(_p("name", "name.too_long", "姓名过长", "the name is too long"))
+    try:
+        rid = parse_resident_id(values["id_number"])
+        row.id_number, row.birth_date, row.sex = rid.number, rid.birth_date, rid.sex.value
+        seen = first_line.setdefault(rid.number, row.line)
+        if seen != row.line:
+            row.problems.append(
+                _p(
+                    "id_number",
+                    "duplicate.in_file",
+                    f"与第 {seen} 行身份证号重复",
+                    f"same ID number as line {seen}",
+                )
+            )
+    except InvalidResidentId as exc:
+        row.problems.extend(_p("id_number", p.code, p.zh, p.en) for p in exc.problems)
+
+
 def check_rows(session: Session, parsed: ParsedFile, index: dict[str, int]) -> list[Row]:
     categories = known_categories(session)
     by_name = {name: code for code, (name, _) in categories.items()}
@@ -202,25 +225,7 @@ def check_rows(session: Session, parsed: ParsedFile, index: dict[str, int]) -> l
         values = {key: (raw[i].strip() if i < len(raw) else "") for key, i in index.items()}
         row = Row(line=n + 2, values=values)
         rows.append(row)
-        if not values["name"]:
-            row.problems.append(_p("name", "name.missing", "姓名为空", "the name is empty"))
-        elif len(values["name"]) > 64:
-            row.problems.append(_p("name", "name.too_long", "姓名过长", "the name is too long"))
-        try:
-            rid = parse_resident_id(values["id_number"])
-            row.id_number, row.birth_date, row.sex = rid.number, rid.birth_date, rid.sex.value
-            seen = first_line.setdefault(rid.number, row.line)
-            if seen != row.line:
-                row.problems.append(
-                    _p(
-                        "id_number",
-                        "duplicate.in_file",
-                        f"与第 {seen} 行身份证号重复",
-                        f"same ID number as line {seen}",
-                    )
-                )
-        except InvalidResidentId as exc:
-            row.problems.extend(_p("id_number", p.code, p.zh, p.en) for p in exc.problems)
+        _check_person(row, values, first_line)
         for key in ("enrolled_on", "categories_from"):
             text = values.get(key, "")
             if text:
@@ -342,35 +347,10 @@ def import_bytes(
     if not dry_run:
         done = session.exec(select(ElderImport).where(col(ElderImport.sha256) == sha)).first()
         if done is not None:
-            return ImportReport(
-                dry_run=False,
-                status="already_imported",
-                filename=filename,
-                sha256=sha,
-                format="unknown",
-                encoding=None,
-                rows=done.rows,
-                new=0,
-                unchanged=done.rows,
-                invalid=0,
-                file_problems=[],
-                problem_rows=[],
-                import_id=done.id,
-            )
+            return _already_imported(done, filename=filename, sha=sha)
     parsed = read_file(data, filename)
     if isinstance(parsed, Problem):
-        return _fail(
-            dry_run,
-            _report(
-                dry_run=dry_run,
-                status="invalid",
-                filename=filename,
-                sha=sha,
-                parsed=None,
-                rows=[],
-                file_problems=[parsed],
-            ),
-        )
+        return _file_invalid(dry_run, filename=filename, sha=sha, parsed=None, problems=[parsed])
     if len(parsed.rows) > settings.max_import_rows:
         raise PayloadTooLarge(
             f"文件有 {len(parsed.rows)} 行，超过上限 {settings.max_import_rows} 行",
@@ -378,18 +358,7 @@ def import_bytes(
         )
     index, header_problems = map_columns(parsed.header)
     if header_problems:
-        return _fail(
-            dry_run,
-            _report(
-                dry_run=dry_run,
-                status="invalid",
-                filename=filename,
-                sha=sha,
-                parsed=parsed,
-                rows=[],
-                file_problems=header_problems,
-            ),
-        )
+        return _file_invalid(dry_run, filename=filename, sha=sha, parsed=parsed, problems=header_problems)
     rows = check_rows(session, parsed, index)
     invalid = any(r.problems for r in rows)
     if dry_run or invalid:
@@ -403,6 +372,34 @@ def import_bytes(
     )
 
 
+def _already_imported(done: ElderImport, *, filename: str, sha: str) -> ImportReport:
+    return ImportReport(
+        dry_run=False,
+        status="already_imported",
+        filename=filename,
+        sha256=sha,
+        format="unknown",
+        encoding=None,
+        rows=done.rows,
+        new=0,
+        unchanged=done.rows,
+        invalid=0,
+        file_problems=[],
+        problem_rows=[],
+        import_id=done.id,
+    )
+
+
+def _file_invalid(
+    dry_run: bool, *, filename: str, sha: str, parsed: ParsedFile | None, problems: list[Problem]
+) -> ImportReport:
+    """A file that cannot be read, or whose header is wrong: reported (dry run) or refused, no row checked."""
+    report = _report(
+        dry_run=dry_run, status="invalid", filename=filename, sha=sha, parsed=parsed, rows=[], file_problems=problems
+    )
+    return _fail(dry_run, report)
+
+
 def _fail(dry_run: bool, report: ImportReport) -> ImportReport:
     if dry_run:
         return report
@@ -414,18 +411,10 @@ def _fail(dry_run: bool, report: ImportReport) -> ImportReport:
     )
 
 
-def _write(session: Session, *, actor: Principal, rows: list[Row], filename: str, sha: str) -> ElderImport:
-    new_rows = [r for r in rows if r.outcome == "new"]
-    batch = ElderImport(
-        sha256=sha,
-        filename=filename,
-        rows=len(rows),
-        created=len(new_rows),
-        unchanged=len(rows) - len(new_rows),
-        created_by=actor.name,
-    )
-    session.add(batch)
-    session.flush()
+def _new_records(
+    new_rows: list[Row], *, import_id: uuid.UUID
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The elders, status changes and category spans the new rows become, as table rows."""
     now = utcnow()
     elders: list[dict[str, Any]] = []
     statuses: list[dict[str, Any]] = []
@@ -443,7 +432,7 @@ def _write(session: Session, *, actor: Principal, rows: list[Row], filename: str
                 "community": r.values.get("community", ""),
                 "area": r.values.get("area") or None,
                 "canteen_id": r.canteen_id,
-                "import_id": batch.id,
+                "import_id": import_id,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -469,6 +458,22 @@ def _write(session: Session, *, actor: Principal, rows: list[Row], filename: str
             }
             for c in r.categories
         )
+    return elders, statuses, cats
+
+
+def _write(session: Session, *, actor: Principal, rows: list[Row], filename: str, sha: str) -> ElderImport:
+    new_rows = [r for r in rows if r.outcome == "new"]
+    batch = ElderImport(
+        sha256=sha,
+        filename=filename,
+        rows=len(rows),
+        created=len(new_rows),
+        unchanged=len(rows) - len(new_rows),
+        created_by=actor.name,
+    )
+    session.add(batch)
+    session.flush()
+    elders, statuses, cats = _new_records(new_rows, import_id=batch.id)
     try:
         for table, values in ((Elder, elders), (ElderStatusChange, statuses), (ElderCategory, cats)):
             for start in range(0, len(values), CHUNK):

@@ -39,12 +39,12 @@ from datetime import date, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from ruyi.settlement import Month
+from server import sql
+from server.meals.queries import referring, stored_sales
 from server.meals.tables import Meal, MealActivity, MealElderDay
-from server.sync.intake import among
 
 WALK_IN = ""
 """The elder key of walk-ins (an elder id is never empty)."""
@@ -63,11 +63,11 @@ Key = tuple[uuid.UUID, date, str, uuid.UUID]
 
 
 def _table() -> sa.Table:
-    return cast(sa.Table, MealElderDay.__table__)  # type: ignore[attr-defined]
+    return sql.table_of(MealElderDay)
 
 
 def _activity() -> sa.Table:
-    return cast(sa.Table, MealActivity.__table__)  # type: ignore[attr-defined]
+    return sql.table_of(MealActivity)
 
 
 def elder_key(identified_by: str, elder_id: uuid.UUID | None, canonical: str) -> str:
@@ -98,20 +98,6 @@ def key_of(meal: Mapping[Any, Any]) -> Key:
 # ---------------------------------------------------------------------------------------------------------------
 # At intake
 
-_SALE_COLUMNS = (
-    "meal_id",
-    "canteen_id",
-    "service_date",
-    "terminal_id",
-    "identified_by",
-    "elder_id",
-    "canonical",
-    "subsidised",
-    "price",
-    "subsidy",
-    "elder_pays",
-)
-
 
 def apply_intake(session: Session, *, rows: Sequence[Mapping[str, Any]], inserted: Collection[uuid.UUID]) -> None:
     """Add what the meals just inserted change to the rollups, and note the canteen-months they touch in
@@ -124,23 +110,14 @@ def apply_intake(session: Session, *, rows: Sequence[Mapping[str, Any]], inserte
         return
     targets = {r["refers_to"] for r in refs} - sales.keys()
     voided = {r["refers_to"] for r in refs if r["kind"] == "void"} - sales.keys()
-    stored = _stored_sales(session, targets)
-    if session.get_bind().dialect.name == "postgresql":
-        terminal = new[0]["terminal_id"]
-        exclusive = any(t not in stored or stored[t]["terminal_id"] != terminal for t in voided)
-        lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        session.execute(sa.select(getattr(sa.func, lock)(LOCK_KEY)))
-        if exclusive:  # what the voids refer to, as it stands now that no other push is in flight
-            stored = _stored_sales(session, targets)
-    referring = list(
-        session.execute(
-            sa.select(
-                col(Meal.refers_to), col(Meal.meal_id), col(Meal.kind), col(Meal.terminal_id), col(Meal.received_at)
-            ).where(among(session, col(Meal.refers_to), sales.keys() | stored.keys()))
-        )
-    )
-    voided_now = {r.refers_to for r in referring if r.kind == "void"}
-    voided_before = {r.refers_to for r in referring if r.kind == "void" and r.meal_id not in inserted}
+    stored = stored_sales(session, targets)
+    terminal = new[0]["terminal_id"]
+    exclusive = any(t not in stored or stored[t]["terminal_id"] != terminal for t in voided)
+    if sql.advisory_lock(session, LOCK_KEY, exclusive=exclusive) and exclusive:
+        stored = stored_sales(session, targets)  # what the voids refer to, now that no other push is in flight
+    refs_now = referring(session, sales.keys() | stored.keys())
+    voided_now = {r.refers_to for r in refs_now if r.kind == "void"}
+    voided_before = {r.refers_to for r in refs_now if r.kind == "void" and r.meal_id not in inserted}
     deltas: dict[Key, list[int]] = defaultdict(lambda: [0] * len(AMOUNTS))
     for meal_id, sale in (*sales.items(), *stored.items()):
         live_before = meal_id in stored and meal_id not in voided_before
@@ -158,7 +135,7 @@ def apply_intake(session: Session, *, rows: Sequence[Mapping[str, Any]], inserte
     touching = [(s, s["terminal_id"], s["received_at"]) for s in sales.values()]
     touching += [
         (sales.get(r.refers_to) or stored[r.refers_to], r.terminal_id, r.received_at)
-        for r in referring
+        for r in refs_now
         if r.meal_id in inserted or r.refers_to in sales
     ]
     for sale, terminal_id, received_at in touching:
@@ -167,69 +144,25 @@ def apply_intake(session: Session, *, rows: Sequence[Mapping[str, Any]], inserte
     _note_activity(session, touched)
 
 
-def _stored_sales(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Mapping[Any, Any]]:
-    if not ids:
-        return {}
-    stmt = sa.select(*(getattr(Meal, c) for c in _SALE_COLUMNS)).where(
-        col(Meal.kind) == "sale", among(session, col(Meal.meal_id), ids)
-    )
-    return {r.meal_id: r._mapping for r in session.execute(stmt)}
-
-
-_PG_UPSERT = (
-    f"INSERT INTO meal_elder_days ({', '.join(KEYS + AMOUNTS)}) "
-    "SELECT * FROM unnest(%(canteen_id)b::uuid[], %(service_date)b::date[], %(elder_key)b::text[], "
-    "%(terminal_id)b::uuid[], "
-    + ", ".join(f"%({a})b::integer[]" for a in AMOUNTS)
-    + ") ON CONFLICT (canteen_id, service_date, elder_key, terminal_id) DO UPDATE SET "
-    + ", ".join(f"{a} = meal_elder_days.{a} + excluded.{a}" for a in AMOUNTS)
-)
-
-
 def upsert(session: Session, deltas: Mapping[Key, Sequence[int]]) -> None:
-    """Add ``deltas`` (per row, the :data:`AMOUNTS`) to the rollups, creating rows as needed, in key order.
-    On PostgreSQL one statement whose text never changes (arrays through ``unnest``, as meals are inserted)."""
-    if not deltas:
-        return
+    """Add ``deltas`` (per row, the :data:`AMOUNTS`) to the rollups, creating rows as needed, in key order."""
     keys = sorted(deltas, key=lambda k: (str(k[0]), k[1], k[2], str(k[3])))
-    if session.get_bind().dialect.name == "postgresql":
-        params: dict[str, list[Any]] = {name: [k[i] for k in keys] for i, name in enumerate(KEYS)}
-        params |= {name: [deltas[k][i] for k in keys] for i, name in enumerate(AMOUNTS)}
-        session.connection().exec_driver_sql(_PG_UPSERT, params)
-        return
-    table = _table()
-    stmt = sqlite.insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(KEYS), set_={a: table.c[a] + stmt.excluded[a] for a in AMOUNTS}
-    )
-    values = [dict(zip(KEYS, k, strict=True)) | dict(zip(AMOUNTS, deltas[k], strict=True)) for k in keys]
-    session.execute(stmt, values)
+    rows = [dict(zip(KEYS, k, strict=True)) | dict(zip(AMOUNTS, deltas[k], strict=True)) for k in keys]
+    sql.upsert_add(session, MealElderDay, rows, keys=KEYS, add=AMOUNTS)
 
 
 def _note_activity(session: Session, touched: Mapping[tuple[uuid.UUID, date, uuid.UUID], datetime]) -> None:
-    if not touched:
-        return
-    table = _activity()
-    postgres = session.get_bind().dialect.name == "postgresql"
-    stmt = (postgresql.insert if postgres else sqlite.insert)(table)
-    later = (sa.func.greatest if postgres else sa.func.max)(table.c.received_at, stmt.excluded.received_at)
-    stmt = stmt.on_conflict_do_update(index_elements=list(ACTIVITY_KEYS), set_={"received_at": later})
-    values = [dict(zip(ACTIVITY_KEYS, k, strict=True)) | {"received_at": touched[k]} for k in sorted(touched, key=str)]
-    session.execute(stmt, values)
+    rows = [dict(zip(ACTIVITY_KEYS, k, strict=True)) | {"received_at": touched[k]} for k in sorted(touched, key=str)]
+    sql.upsert_add(session, MealActivity, rows, keys=ACTIVITY_KEYS, greatest=("received_at",))
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # From the meals
 
 
-def _elder_key_sql(dialect: str) -> sa.ColumnElement[str]:
+def _elder_key_sql(session: Session) -> sa.ColumnElement[str]:
     """:func:`elder_key` in SQL (reading the JSON: slower, for bulk work only)."""
-    canonical = col(Meal.canonical)
-    named: sa.ColumnElement[Any] = (
-        sa.cast(canonical, postgresql.JSON)["elder_id"].astext
-        if dialect == "postgresql"
-        else sa.func.json_extract(canonical, "$.elder_id")
-    )
+    named = sql.json_text(session, col(Meal.canonical), "elder_id")
     return sa.case((col(Meal.identified_by) == "walk_in", sa.literal(WALK_IN)), else_=sa.func.coalesce(named, WALK_IN))
 
 
@@ -248,7 +181,7 @@ def expected(session: Session, month: Month | None = None) -> sa.Subquery:
         sa.select(
             col(Meal.canteen_id).label("canteen_id"),
             col(Meal.service_date).label("service_date"),
-            _elder_key_sql(session.get_bind().dialect.name).label("elder_key"),
+            _elder_key_sql(session).label("elder_key"),
             sa.case((walk_in, col(Meal.terminal_id)), else_=sa.literal(NIL, sa.Uuid())).label("terminal_id"),
             sa.case((col(Meal.subsidised), 1), else_=0).label("subsidised"),
             col(Meal.price).label("price"),
@@ -284,13 +217,11 @@ def expected_activity(session: Session, month: Month | None = None) -> sa.Subque
         .where(col(ref.refers_to).is_not(None), col(sale.kind) == "sale", *_in(col(sale.service_date), month))
     )
     both = sa.union_all(own, referring).subquery("touching")
-    first_day: sa.ColumnElement[Any] = (
-        sa.cast(sa.func.date_trunc("month", both.c.service_date), sa.Date)
-        if session.get_bind().dialect.name == "postgresql"
-        else sa.func.date(both.c.service_date, "start of month")
-    )
     per_record = sa.select(
-        both.c.canteen_id, first_day.label("month"), both.c.terminal_id, both.c.received_at
+        both.c.canteen_id,
+        sql.month_start(session, both.c.service_date).label("month"),
+        both.c.terminal_id,
+        both.c.received_at,
     ).subquery("per_record")
     keys = [per_record.c[k] for k in ACTIVITY_KEYS]
     return (

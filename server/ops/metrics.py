@@ -22,8 +22,10 @@ import bisect
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -86,12 +88,19 @@ def _gauge(name: str, help_text: str, rows: Iterable[tuple[dict[str, str], float
     return lines
 
 
-def database_metrics(engine: sa.Engine) -> list[str]:
-    """Gauges from the database (a few grouped queries, indexed by canteen/terminal). The columns are typed so
-    that both databases answer alike: ids as UUIDs (SQLite keeps them as bare hex), times as aware datetimes
-    (SQLite keeps them as text)."""
-    now = utcnow()
-    minute_ago = now - timedelta(seconds=60)
+@dataclass(frozen=True)
+class _Counts:
+    codes: dict[uuid.UUID, str]
+    per_minute: Sequence[Any]
+    held: Sequence[Any]
+    terminals: Sequence[Any]
+    flags: Sequence[Any]
+    alerts: Sequence[Any]
+
+
+def _counts(engine: sa.Engine, minute_ago: datetime) -> _Counts:
+    """A few grouped queries, indexed by canteen/terminal. The columns are typed so that both databases answer
+    alike: ids as UUIDs (SQLite keeps them as bare hex), times as aware datetimes (SQLite keeps them as text)."""
     uid = sa.Uuid()
     with engine.connect() as conn:
         codes = {
@@ -100,10 +109,6 @@ def database_metrics(engine: sa.Engine) -> list[str]:
                 sa.text("SELECT id, code FROM canteens").columns(sa.column("id", uid), sa.column("code"))
             )
         }
-
-        def code(canteen_id: uuid.UUID) -> str:
-            return codes.get(canteen_id, str(canteen_id))
-
         per_minute = conn.execute(
             sa.text("SELECT canteen_id, count(*) AS n FROM meals WHERE received_at >= :t GROUP BY canteen_id")
             .bindparams(sa.bindparam("t", type_=UTCDateTime()))
@@ -132,7 +137,21 @@ def database_metrics(engine: sa.Engine) -> list[str]:
         ).all()
         flags = conn.execute(sa.text("SELECT code, count(*) FROM meal_flags GROUP BY code")).all()
         alerts = conn.execute(sa.text("SELECT code, count(*) FROM sync_alerts GROUP BY code")).all()
-    seen = {code(cid) for cid in codes}
+    return _Counts(codes, per_minute, held, terminals, flags, alerts)
+
+
+def database_metrics(engine: sa.Engine) -> list[str]:
+    """Gauges from the database."""
+    now = utcnow()
+    counts = _counts(engine, now - timedelta(seconds=60))
+
+    def code(canteen_id: uuid.UUID) -> str:
+        return counts.codes.get(canteen_id, str(canteen_id))
+
+    per_minute, held, terminals, flags, alerts = (
+        counts.per_minute, counts.held, counts.terminals, counts.flags, counts.alerts
+    )  # fmt: skip
+    seen = {code(cid) for cid in counts.codes}
     minute = {code(r[0]): r[1] for r in per_minute}
     lines = _gauge(
         "ruyi_meals_last_minute",

@@ -7,15 +7,16 @@ from datetime import date, datetime, time
 
 from sqlmodel import Session
 
-from ruyi.pricing import MealRequest, PriorMeal, quote
+from ruyi.pricing import MealRequest, PriorMeal, Quote, quote
 from ruyi.reasons import reason_text
 from server.auth.principal import Principal
 from server.canteens.service import get_canteen, get_menu_item
-from server.elders.service import get_elder, profile
+from server.canteens.tables import MenuItem
+from server.elders.service import get_elder, profiles_of
 from server.errors import Invalid, NotFound
+from server.meals.queries import elder_day_meals
 from server.quotes.schemas import QuoteOut, ReasonOut
 from server.rules.service import load_book
-from server.sync.intake import elder_day_meals
 
 SLOT_TIME = {"breakfast": time(7, 30), "lunch": time(12, 0), "dinner": time(18, 0)}
 
@@ -45,7 +46,9 @@ def preview(
         raise Invalid.field(
             "menu_item_id", "menu.not_offered", f"该菜品在 {day} 不供应", f"the item is not offered on {day}"
         )
-    elder = profile(session, get_elder(session, actor=actor, elder_id=elder_id)) if elder_id else None
+    elder = (
+        profiles_of(session, [get_elder(session, actor=actor, elder_id=elder_id).id])[elder_id] if elder_id else None
+    )
     meal = MealRequest(
         canteen_id=str(canteen.id),
         slot=item.slot,
@@ -53,17 +56,20 @@ def preview(
         service_time=when,
         menu_item_id=str(item.id),
     )
-    # The elder's earlier, not voided sales that day at every canteen, as intake would see them.
-    history = (
-        [
-            PriorMeal(service_time=m.service_time, slot=m.slot, canteen_id=str(m.canteen_id), subsidised=m.subsidised)
-            for m in elder_day_meals(session, [elder_id], {day}).get((elder_id, day), [])
-            if m.service_time < when
-        ]
-        if elder_id
-        else []
-    )
-    q = quote(elder, meal, history, book)
+    history = _history(session, elder_id, day, when) if elder_id else []
+    return _quote_out(quote(elder, meal, history, book), when=when, item=item)
+
+
+def _history(session: Session, elder_id: uuid.UUID, day: date, when: datetime) -> list[PriorMeal]:
+    """The elder's earlier, not voided sales that day at every canteen, as intake would see them."""
+    return [
+        PriorMeal(service_time=m.service_time, slot=m.slot, canteen_id=str(m.canteen_id), subsidised=m.subsidised)
+        for m in elder_day_meals(session, [elder_id], {day}).get((elder_id, day), [])
+        if m.service_time < when
+    ]
+
+
+def _quote_out(q: Quote, *, when: datetime, item: MenuItem) -> QuoteOut:
     return QuoteOut(
         price=q.price,
         subsidy=q.subsidy,

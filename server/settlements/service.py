@@ -81,7 +81,7 @@ from server.settlements.tables import (
     SettlementNote,
     SettlementStatement,
 )
-from server.sync.intake import among
+from server.sql import in_values as among
 from server.sync.tables import SyncZReport
 
 log = logging.getLogger("ruyi.settlement")

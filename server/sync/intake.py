@@ -13,32 +13,32 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from functools import lru_cache
-from typing import Any, cast
+from datetime import date, datetime, time, timedelta
+from typing import Any
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
-from ruyi.eligibility import CategorySpan, ElderProfile, EnrolmentStatus, StatusChange
+from ruyi.eligibility import ElderProfile
 from ruyi.meal import MealRecord
 from ruyi.pricing import WITHHOLD_REASONS, MealRequest, PriorMeal, Quote, quote
 from ruyi.reasons import Reason
 from ruyi.rules import RuleBook
-from ruyi.sync import card_key_digest
-from server.canteens.tables import MenuItem
+from ruyi.sync import MenuItem, card_key_digest
+from server.base import as_uuid as as_uuid  # noqa: PLC0414  integrator: remove the re-export after merge
+from server.canteens.tables import MenuItem as MenuRow
 from server.cards.tables import Card
-from server.elders.tables import Elder, ElderCategory, ElderStatusChange
+from server.elders.service import NOT_ELIGIBLE, profiles_of
+from server.meals.queries import DayMeal, elder_day_meals
 from server.meals.tables import Meal
+from server.sql import in_values
 from server.sync.changes import current_change_no
+from server.sync.schemas import menu_entry
 from server.sync.tables import SyncChange
 
-NOT_ELIGIBLE = frozenset({EnrolmentStatus.SUSPENDED, EnrolmentStatus.CANCELLED, EnrolmentStatus.DECEASED})
 COMPARED = ("price", "subsidy", "elder_pays", "operating_subsidy", "subsidised", "rule_version")
 
 
@@ -66,29 +66,6 @@ class IntakeContext:
 
 def _iso(value: datetime) -> str:
     return value.isoformat()
-
-
-def among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
-    """``column`` is one of ``values``. On PostgreSQL ``= ANY(array)``: one parameter, so the statement text is
-    the same for every batch (psycopg parses it once and prepares it) where ``IN (…)`` would spell out a
-    placeholder per value and make a new statement for every length. SQLite gets ``IN``."""
-    values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(
-            sa.ColumnElement[bool], column == sa.any_(sa.bindparam(None, values, postgresql.ARRAY(column.type)))
-        )
-    return cast(sa.ColumnElement[bool], column.in_(values))
-
-
-@lru_cache(maxsize=65_536)
-def as_uuid(text: str | None) -> uuid.UUID | None:
-    """The UUID ``text`` spells, or None (cached: the same elder and menu ids come in every batch)."""
-    if text is None:
-        return None
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
 
 
 def time_flags(r: MealRecord, ctx: IntakeContext) -> list[Flag]:
@@ -145,56 +122,6 @@ def time_flags(r: MealRecord, ctx: IntakeContext) -> list[Flag]:
     if r.identified_by == "manual":
         out.append(Flag(r.meal_id, "manual_identification", {"cashier": r.cashier}))
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class _DayMeal:
-    meal_id: uuid.UUID
-    service_time: datetime
-    slot: str
-    canteen_id: uuid.UUID
-    subsidised: bool
-
-
-def profiles_of(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, ElderProfile]:
-    """Pricing profiles (status history, categories) of these elders, in three column queries (no ORM objects:
-    intake builds hundreds of these per batch)."""
-    if not ids:
-        return {}
-    elders = session.execute(
-        sa.select(col(Elder.id), col(Elder.birth_date), col(Elder.area)).where(among(session, col(Elder.id), ids))
-    ).all()
-    statuses: dict[uuid.UUID, list[StatusChange]] = defaultdict(list)
-    for row in session.execute(
-        sa.select(col(ElderStatusChange.elder_id), col(ElderStatusChange.status), col(ElderStatusChange.effective_from))
-        .where(among(session, col(ElderStatusChange.elder_id), ids))
-        .order_by(col(ElderStatusChange.effective_from), col(ElderStatusChange.created_at))
-    ):
-        statuses[row.elder_id].append(
-            StatusChange(status=EnrolmentStatus(row.status), effective_from=row.effective_from)
-        )
-    cats: dict[uuid.UUID, list[CategorySpan]] = defaultdict(list)
-    for row in session.execute(
-        sa.select(
-            col(ElderCategory.elder_id),
-            col(ElderCategory.code),
-            col(ElderCategory.valid_from),
-            col(ElderCategory.valid_to),
-        )
-        .where(among(session, col(ElderCategory.elder_id), ids))
-        .order_by(col(ElderCategory.valid_from), col(ElderCategory.code))
-    ):
-        cats[row.elder_id].append(CategorySpan(code=row.code, valid_from=row.valid_from, valid_to=row.valid_to))
-    return {
-        e.id: ElderProfile(
-            elder_id=str(e.id),
-            birth_date=e.birth_date,
-            area=e.area,
-            statuses=tuple(statuses[e.id]),
-            categories=tuple(cats[e.id]),
-        )
-        for e in elders
-    }
 
 
 class ProfileCache:
@@ -262,41 +189,6 @@ def profile_cache(session: Session) -> ProfileCache:
         return cache
 
 
-def elder_day_meals(
-    session: Session, elder_ids: list[uuid.UUID], days: set[Any]
-) -> dict[tuple[uuid.UUID, Any], list[_DayMeal]]:
-    """Sales of these elders on these service dates, at every canteen, not voided, in service-time order."""
-    out: dict[tuple[uuid.UUID, Any], list[_DayMeal]] = defaultdict(list)
-    if not elder_ids or not days:
-        return out
-    voids = sa.table("meals", sa.column("kind"), sa.column("refers_to")).alias("voids")
-    voided = sa.exists().where(voids.c.kind == "void", voids.c.refers_to == col(Meal.meal_id))
-    stmt = (
-        sa.select(
-            col(Meal.meal_id),
-            col(Meal.elder_id),
-            col(Meal.service_date),
-            col(Meal.service_time),
-            col(Meal.slot),
-            col(Meal.canteen_id),
-            col(Meal.subsidised),
-        )
-        .where(
-            among(session, col(Meal.elder_id), elder_ids),
-            among(session, col(Meal.service_date), sorted(days)),
-            col(Meal.kind) == "sale",
-        )
-        .where(~voided)
-    )
-    for row in session.execute(stmt):
-        out[(row.elder_id, row.service_date)].append(
-            _DayMeal(row.meal_id, row.service_time, row.slot, row.canteen_id, row.subsidised)
-        )
-    for day_meals in out.values():
-        day_meals.sort(key=lambda m: (m.service_time, m.meal_id))
-    return out
-
-
 def _revoked_at(card: Card, zone: ZoneInfo) -> datetime | None:
     """When a revoked card stopped counting: its revocation date's midnight, or when it was recorded if earlier."""
     if card.revoked_at is None:
@@ -330,100 +222,125 @@ def _quote_dict(q: Quote) -> dict[str, Any]:
     return data
 
 
-def sale_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContext) -> list[Flag]:
-    """Re-quote, eligibility, card, menu and limit checks of newly stored sales (already in the meals table)."""
-    sales = [r for r in records if r.kind == "sale"]
-    if not sales:
-        return []
-    out: list[Flag] = []
+@dataclass(frozen=True, slots=True)
+class _Sales:
+    """What the sale checks of one batch read, once: the day and elder of each sale, the elders' profiles and
+    revoked cards, the canteen's menu items named, and the elders' live sales on those days."""
+
+    day_of: dict[uuid.UUID, date]
+    elder_of: dict[uuid.UUID, uuid.UUID | None]
+    profiles: dict[uuid.UUID, ElderProfile]
+    cards: dict[uuid.UUID, list[Card]]
+    items: dict[uuid.UUID, MenuItem]
+    day_meals: dict[tuple[uuid.UUID, date], list[DayMeal]]
+
+
+def _read_sales(session: Session, sales: list[MealRecord], ctx: IntakeContext) -> _Sales:
     elder_of = {r.meal_id: as_uuid(r.elder_id) for r in sales}
     ids = sorted({e for e in elder_of.values() if e is not None})
     profiles = profile_cache(session).get(session, ids)
     cards: dict[uuid.UUID, list[Card]] = defaultdict(list)
     if ids:
-        revoked = select(Card).where(among(session, col(Card.elder_id), ids), col(Card.revoked_at).is_not(None))
+        revoked = select(Card).where(in_values(session, col(Card.elder_id), ids), col(Card.revoked_at).is_not(None))
         for card in session.exec(revoked):  # only revoked bindings matter here (few)
             cards[card.elder_id].append(card)
     item_ids = sorted({i for i in (as_uuid(r.menu_item_id) for r in sales) if i is not None})
-    items = (
-        {
-            m.id: m
-            for m in session.exec(
-                select(MenuItem).where(
-                    among(session, col(MenuItem.id), item_ids), col(MenuItem.canteen_id) == ctx.canteen_id
-                )
-            )
-        }
-        if item_ids
-        else {}
+    named = select(MenuRow).where(
+        in_values(session, col(MenuRow.id), item_ids), col(MenuRow.canteen_id) == ctx.canteen_id
     )
+    items = {m.id: menu_entry(m) for m in session.exec(named)} if item_ids else {}
     day_of = {r.meal_id: r.service_time.astimezone(ctx.zone).date() for r in sales}
     known = [e for e in ids if e in profiles]
-    day_meals = elder_day_meals(session, known, {day_of[r.meal_id] for r in sales if elder_of[r.meal_id] in profiles})
+    days = {day_of[r.meal_id] for r in sales if elder_of[r.meal_id] in profiles}
+    return _Sales(day_of, elder_of, profiles, cards, items, elder_day_meals(session, known, days))
 
+
+def menu_flags(r: MealRecord, day: date, facts: _Sales) -> tuple[list[Flag], int]:
+    """An item the canteen does not offer that day; and the price to quote again with (the menu's, else the
+    terminal's)."""
+    item = facts.items.get(as_uuid(r.menu_item_id) or uuid.UUID(int=0))
+    if item is not None and item.on_menu(day):
+        return [], item.price
+    evidence = {"menu_item_id": r.menu_item_id, "service_date": str(day)}
+    return [Flag(r.meal_id, "unknown_menu_item", evidence)], r.quote.price
+
+
+def status_and_card_flags(
+    r: MealRecord, day: date, elder: ElderProfile, cards: list[Card], *, ctx: IntakeContext, withhold: Reason | None
+) -> tuple[list[Flag], Reason | None]:
+    """A known elder not eligible that day, or a card revoked before the meal; and what then withholds the
+    subsidy (``withhold``: what the terminal's quote gave)."""
+    out: list[Flag] = []
+    status = elder.status_on(day)
+    if status in NOT_ELIGIBLE:
+        evidence = {"status": str(status), "service_date": day.isoformat(), "subsidised": r.quote.subsidised}
+        out.append(Flag(r.meal_id, "elder_not_eligible", evidence))
+    card_flag = _revoked_card_flag(r, cards, ctx) if r.card_key is not None else None
+    if card_flag is not None:
+        out.append(card_flag)
+        withhold = withhold or Reason.CARD_REVOKED
+    return out, withhold
+
+
+def requote_flags(
+    r: MealRecord, *, price: int, withhold: Reason | None, history: list[PriorMeal], elder: ElderProfile | None,
+    ctx: IntakeContext, book: RuleBook,
+) -> list[Flag]:  # fmt: skip
+    """The sale quoted again by the server (its profile, its view of the day): a flag where amounts differ."""
+    request = MealRequest(
+        canteen_id=str(ctx.canteen_id),
+        slot=r.slot,
+        price=price,
+        service_time=r.service_time,
+        menu_item_id=r.menu_item_id,
+        withhold=withhold,
+    )
+    server = quote(elder, request, history, book)
+    differs = [f for f in COMPARED if getattr(server, f) != getattr(r.quote, f)]
+    if not differs:
+        return []
+    evidence = {"differs": differs, "terminal": _quote_dict(r.quote), "server": _quote_dict(server)}
+    return [Flag(r.meal_id, "quote_mismatch", evidence)]
+
+
+def _history(r: MealRecord, elder_id: uuid.UUID, day: date, facts: _Sales) -> list[PriorMeal]:
+    """The elder's live sales that day before this one (by service time, then meal id), at every canteen."""
+    mine = (r.service_time, r.meal_id)
+    return [
+        PriorMeal(service_time=m.service_time, slot=m.slot, canteen_id=str(m.canteen_id), subsidised=m.subsidised)
+        for m in facts.day_meals.get((elder_id, day), [])
+        if m.meal_id != r.meal_id and (m.service_time, m.meal_id) < mine
+    ]
+
+
+def sale_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContext) -> list[Flag]:
+    """Menu, eligibility and card, re-quote and limit checks of newly stored sales (already in the meals table)."""
+    sales = [r for r in records if r.kind == "sale"]
+    if not sales:
+        return []
+    facts = _read_sales(session, sales, ctx)
+    out: list[Flag] = []
     for r in sales:
-        day = day_of[r.meal_id]
-        elder_id = elder_of[r.meal_id]
-        elder = profiles.get(elder_id) if elder_id is not None else None
-        item = items.get(as_uuid(r.menu_item_id) or uuid.UUID(int=0))
-        price = r.quote.price
-        if item is None or not (item.effective_from <= day and (item.effective_to is None or day <= item.effective_to)):
-            out.append(Flag(r.meal_id, "unknown_menu_item", {"menu_item_id": r.menu_item_id, "service_date": str(day)}))
-        else:
-            price = item.price
+        day, elder_id = facts.day_of[r.meal_id], facts.elder_of[r.meal_id]
+        elder = facts.profiles.get(elder_id) if elder_id is not None else None
+        flags, price = menu_flags(r, day, facts)
+        out += flags
         if r.elder_id is not None and elder is None:
             out.append(Flag(r.meal_id, "unknown_elder", {"elder_id": r.elder_id}))
             continue
         withhold = next((x for x in r.quote.reasons if x in WITHHOLD_REASONS), None)
-        if elder is not None and elder_id is not None:
-            status = elder.status_on(day)
-            if status in NOT_ELIGIBLE:
-                out.append(
-                    Flag(
-                        r.meal_id,
-                        "elder_not_eligible",
-                        {"status": str(status), "service_date": day.isoformat(), "subsidised": r.quote.subsidised},
-                    )
-                )
-            card_flag = _revoked_card_flag(r, cards[elder_id], ctx) if r.card_key is not None else None
-            if card_flag is not None:
-                out.append(card_flag)
-                withhold = withhold or Reason.CARD_REVOKED
-        if ctx.book is None:
-            continue
         history: list[PriorMeal] = []
-        if elder_id is not None and elder is not None:
-            mine = (r.service_time, r.meal_id)
-            history = [
-                PriorMeal(
-                    service_time=m.service_time, slot=m.slot, canteen_id=str(m.canteen_id), subsidised=m.subsidised
-                )
-                for m in day_meals.get((elder_id, day), [])
-                if m.meal_id != r.meal_id and (m.service_time, m.meal_id) < mine
-            ]
-        request = MealRequest(
-            canteen_id=str(ctx.canteen_id),
-            slot=r.slot,
-            price=price,
-            service_time=r.service_time,
-            menu_item_id=r.menu_item_id,
-            withhold=withhold,
-        )
-        server = quote(elder, request, history, ctx.book)
-        if any(getattr(server, f) != getattr(r.quote, f) for f in COMPARED):
-            out.append(
-                Flag(
-                    r.meal_id,
-                    "quote_mismatch",
-                    {
-                        "differs": [f for f in COMPARED if getattr(server, f) != getattr(r.quote, f)],
-                        "terminal": _quote_dict(r.quote),
-                        "server": _quote_dict(server),
-                    },
-                )
+        if elder is not None and elder_id is not None:
+            flags, withhold = status_and_card_flags(r, day, elder, facts.cards[elder_id], ctx=ctx, withhold=withhold)
+            out += flags
+            history = _history(r, elder_id, day, facts)
+        if ctx.book is not None:
+            out += requote_flags(
+                r, price=price, withhold=withhold, history=history, elder=elder, ctx=ctx, book=ctx.book
             )
     if ctx.book is not None:
-        out.extend(_limit_flags(ctx.book, {(elder_of[r.meal_id], day_of[r.meal_id]) for r in sales}, day_meals))
+        touched = {(facts.elder_of[r.meal_id], facts.day_of[r.meal_id]) for r in sales}
+        out += limit_flags(ctx.book, touched, facts.day_meals)
     return out
 
 
@@ -442,12 +359,12 @@ def void_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContex
     amounts = tuple(getattr(Meal, f) for f in VOID_COMPARED)
     sales = {
         row.meal_id: row
-        for row in session.execute(sa.select(*cols, *amounts).where(among(session, col(Meal.meal_id), targets)))
+        for row in session.execute(sa.select(*cols, *amounts).where(in_values(session, col(Meal.meal_id), targets)))
     }
     first_void: dict[uuid.UUID, uuid.UUID] = {}
     for target, meal_id in session.execute(
         sa.select(col(Meal.refers_to), col(Meal.meal_id)).where(
-            among(session, col(Meal.refers_to), targets), col(Meal.kind) == "void"
+            in_values(session, col(Meal.refers_to), targets), col(Meal.kind) == "void"
         )
     ):
         first_void[target] = min(meal_id, first_void.get(target, meal_id))
@@ -480,8 +397,8 @@ def void_flags(session: Session, *, records: list[MealRecord], ctx: IntakeContex
     return out
 
 
-def _limit_flags(
-    book: RuleBook, touched: set[tuple[uuid.UUID | None, Any]], day_meals: dict[tuple[uuid.UUID, Any], list[_DayMeal]]
+def limit_flags(
+    book: RuleBook, touched: set[tuple[uuid.UUID | None, date]], day_meals: dict[tuple[uuid.UUID, date], list[DayMeal]]
 ) -> list[Flag]:
     """Subsidised meals of one elder-day beyond the per-day or per-slot limit, in service-time order, at every
     canteen. May flag meals stored earlier (a late record can push a later one over the limit)."""

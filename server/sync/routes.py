@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from server.auth.dependencies import CurrentTerminal, SettingsDep
 from server.db import SessionDep
 from server.errors import responses
+from server.sync import pull as pulling
 from server.sync import service
 from server.sync.schemas import PullResponse, PushRequest, PushResponse, ZReportAck, ZReportIn
 
@@ -52,7 +53,7 @@ def pull(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> PullResponse:
     """What the calling terminal's canteen needs since ``cursor`` (absent or unknown: everything)."""
-    return service.pull(session, actor=actor, protocol=protocol, cursor=cursor, settings=settings)
+    return pulling.pull(session, actor=actor, protocol=protocol, cursor=cursor, settings=settings)
 
 
 @router.post(

@@ -19,7 +19,7 @@ from ruyi.reasons import Reason
 from ruyi.rules import RuleBook
 from ruyi.sync import card_key_digest
 from server.db import open_session
-from server.elders.service import profile
+from server.elders.service import profiles_of
 from server.elders.tables import Elder
 from server.rules.service import load_book
 from tests.server.conftest import CARD_SECRET, Api
@@ -204,7 +204,7 @@ class World:
         with open_session(self.api.engine, write=False) as session:
             row = session.get(Elder, uuid.UUID(elder_id))
             assert row is not None
-            return profile(session, row)
+            return profiles_of(session, [row.id])[row.id]
 
     def quote(
         self,
