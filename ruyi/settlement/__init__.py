@@ -8,7 +8,14 @@ out. Pure: no I/O, no clock, no database. The server loads the facts, stores sta
 """
 
 from ruyi.settlement.checks import CHECK_CODES, CHECKS, MonthView, run_checks
-from ruyi.settlement.encoding import can_close, canonical_json, statement_bytes, statement_hash, verify_statement
+from ruyi.settlement.encoding import (
+    can_close,
+    canonical_json,
+    decode_statement,
+    statement_bytes,
+    statement_hash,
+    verify_statement,
+)
 from ruyi.settlement.late import late_adjustments, settled_of, target_month
 from ruyi.settlement.model import (
     CARD_FLAGS,
@@ -92,6 +99,7 @@ __all__ = [
     "can_close",
     "canonical_json",
     "classify_month",
+    "decode_statement",
     "fact_from_record",
     "late_adjustments",
     "month_totals",

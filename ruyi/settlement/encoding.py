@@ -1,15 +1,19 @@
-"""The statement's canonical bytes and content hash, and closing: closing stores :func:`statement_hash`, and a
-closed statement is only ever compared with it again, so these bytes must never change for a given statement.
+"""The statement's canonical bytes and content hash, their decoder, and closing: closing stores
+:func:`statement_hash`, and a closed statement is only ever compared with it again, so these bytes must never change
+for a given statement. A stored statement is trusted only when :func:`decode_statement` of its bytes, encoded again,
+gives the very bytes stored, and those hash to the hash stored at close.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from functools import cache
+from typing import Any, Literal, get_args, get_origin
 
 from ruyi.errors import Problem
 from ruyi.settlement.model import CheckResult, CloseVerdict, Month, Ratio, Statement
@@ -71,3 +75,56 @@ def statement_hash(statement: Statement) -> str:
 def verify_statement(statement: Statement, stored_hash: str) -> bool:
     """Whether a stored (closed) statement still has the hash recorded when it was closed."""
     return statement_hash(statement) == stored_hash
+
+
+_UNION = type(int | None)
+"""``X | None`` written in annotations (``types.UnionType``)."""
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    """``value`` (parsed canonical JSON) as type ``tp``, driven by the dataclasses' own type hints."""
+    origin = get_origin(tp)
+    if tp is Month:
+        return Month.parse(value)
+    if tp is date:
+        return date.fromisoformat(value)
+    if isinstance(tp, type) and is_dataclass(tp):
+        hints = _hints(tp)
+        if not isinstance(value, dict) or set(value) != {f.name for f in fields(tp)}:
+            raise ValueError(f"{tp.__name__}: fields differ")
+        return tp(**{f.name: _decode(hints[f.name], value[f.name]) for f in fields(tp)})
+    if origin is tuple:
+        args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        if len(args) != len(value):
+            raise ValueError("tuple length differs")
+        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
+    if origin in (typing.Union, _UNION):
+        if value is None:
+            return None
+        (inner,) = [a for a in get_args(tp) if a is not type(None)]
+        return _decode(inner, value)
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise ValueError(f"{value!r} is not one of {get_args(tp)}")
+        return value
+    if tp in (int, str, bool):
+        if type(value) is not tp:
+            raise ValueError(f"expected {tp.__name__}, got {type(value).__name__}")
+        return value
+    raise TypeError(f"cannot decode {tp!r}")
+
+
+def decode_statement(data: bytes) -> Statement:
+    """The statement whose canonical bytes are ``data`` (the inverse of :func:`statement_bytes`; raises
+    ``ValueError`` on anything else)."""
+    result = _decode(Statement, json.loads(data))
+    if not isinstance(result, Statement):
+        raise ValueError("not a statement")
+    return result
