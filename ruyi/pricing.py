@@ -63,6 +63,7 @@ class Quote(_Frozen):
     per_day_limit: int | None
 
 
+# Long on purpose: one flat chain of early returns, each a reason for full price, reads as the subsidy policy.
 def quote(
     elder: ElderProfile | None,
     meal: MealRequest,

@@ -243,46 +243,8 @@ def _check_tiers(book: RuleBook, v: RuleVersion, vp: str) -> list[Problem]:
         if t.id in ids:
             problems.append(Problem(f"{tp}.id", "duplicate_id", f"档次 {t.id} 重复", f"tier id {t.id} is used twice"))
         ids.add(t.id)
-        s = t.subsidy
-        chosen = [name for name, on in (("fixed", s.fixed is not None), ("percent", s.percent is not None)) if on]
-        if s.free:
-            chosen.append("free")
-        if len(chosen) != 1:
-            problems.append(
-                Problem(
-                    f"{tp}.subsidy",
-                    "subsidy_kind",
-                    "补贴须且只能为 fixed（固定金额）、percent（折扣百分比）、free（免费）之一",
-                    "give exactly one of fixed, percent or free",
-                )
-            )
-        if s.fixed is not None and s.fixed < 0:
-            problems.append(Problem(f"{tp}.subsidy.fixed", "negative_amount", "金额不能为负", "must not be negative"))
-        if s.percent is not None and not 0 < s.percent <= BASIS_POINTS_100_PERCENT:
-            problems.append(
-                Problem(
-                    f"{tp}.subsidy.percent",
-                    "percent_range",
-                    "百分比须大于0且不超过100",
-                    "a percentage must be more than 0 and at most 100",
-                )
-            )
-        if t.min_spend < 0:
-            problems.append(Problem(f"{tp}.min_spend", "negative_amount", "金额不能为负", "must not be negative"))
+        problems.extend(_check_tier_fields(book, t, tp))
         w = t.when
-        if w.age_min is not None and w.age_max is not None and w.age_min > w.age_max:
-            problems.append(Problem(f"{tp}.when.age_max", "age_range", "年龄上限小于下限", "age_max is below age_min"))
-        for field in ("categories_any", "categories_all"):
-            for k, code in enumerate(getattr(w, field)):
-                if code not in book.categories:
-                    problems.append(
-                        Problem(
-                            f"{tp}.when.{field}[{k}]",
-                            "category_undeclared",
-                            f"类别 {code} 未在 categories 中声明",
-                            f"category {code} is not declared under categories",
-                        )
-                    )
         # Tiers compete within a group (the whole version under "highest"); a lone tier under "sum" competes
         # with nobody. Two competitors with the same conditions leave the winner to chance.
         arena = None if v.combine == "highest" else (t.group or f"tier:{t.id}")
@@ -298,6 +260,52 @@ def _check_tiers(book: RuleBook, v: RuleVersion, vp: str) -> list[Problem]:
             )
         else:
             seen[key] = t.id
+    return problems
+
+
+def _check_tier_fields(book: RuleBook, t: Tier, tp: str) -> list[Problem]:
+    """One tier's own fields: one subsidy kind, amounts, ranges, declared categories."""
+    problems: list[Problem] = []
+    s = t.subsidy
+    chosen = [name for name, on in (("fixed", s.fixed is not None), ("percent", s.percent is not None)) if on]
+    if s.free:
+        chosen.append("free")
+    if len(chosen) != 1:
+        problems.append(
+            Problem(
+                f"{tp}.subsidy",
+                "subsidy_kind",
+                "补贴须且只能为 fixed（固定金额）、percent（折扣百分比）、free（免费）之一",
+                "give exactly one of fixed, percent or free",
+            )
+        )
+    if s.fixed is not None and s.fixed < 0:
+        problems.append(Problem(f"{tp}.subsidy.fixed", "negative_amount", "金额不能为负", "must not be negative"))
+    if s.percent is not None and not 0 < s.percent <= BASIS_POINTS_100_PERCENT:
+        problems.append(
+            Problem(
+                f"{tp}.subsidy.percent",
+                "percent_range",
+                "百分比须大于0且不超过100",
+                "a percentage must be more than 0 and at most 100",
+            )
+        )
+    if t.min_spend < 0:
+        problems.append(Problem(f"{tp}.min_spend", "negative_amount", "金额不能为负", "must not be negative"))
+    w = t.when
+    if w.age_min is not None and w.age_max is not None and w.age_min > w.age_max:
+        problems.append(Problem(f"{tp}.when.age_max", "age_range", "年龄上限小于下限", "age_max is below age_min"))
+    for field in ("categories_any", "categories_all"):
+        for k, code in enumerate(getattr(w, field)):
+            if code not in book.categories:
+                problems.append(
+                    Problem(
+                        f"{tp}.when.{field}[{k}]",
+                        "category_undeclared",
+                        f"类别 {code} 未在 categories 中声明",
+                        f"category {code} is not declared under categories",
+                    )
+                )
     return problems
 
 
