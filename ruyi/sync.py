@@ -28,8 +28,9 @@ import re
 from datetime import date
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
+from ruyi._model import Frozen
 from ruyi.eligibility import ElderProfile
 from ruyi.meal import HASH_RE, Ident, MealRecord
 from ruyi.money import Fen
@@ -59,11 +60,7 @@ def card_key_digest(secret: bytes, kind: str, serial: str) -> str:
     return hmac.new(secret, f"{kind}:{serial}".encode(), hashlib.sha256).hexdigest()
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MenuItem(_Frozen):
+class MenuItem(Frozen):
     id: Ident
     name: str = Field(min_length=1, max_length=40)
     price: Fen = Field(ge=0)
@@ -76,7 +73,7 @@ class MenuItem(_Frozen):
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
-class RosterEntry(_Frozen):
+class RosterEntry(Frozen):
     """One elder as a terminal knows them: nothing that identifies them to a stranger."""
 
     elder_id: Ident
@@ -99,7 +96,7 @@ class RosterEntry(_Frozen):
         return self
 
 
-class OfflinePolicy(_Frozen):
+class OfflinePolicy(Frozen):
     """How long a terminal may sell subsidised meals without a successful sync (per canteen, from the server)."""
 
     max_offline_hours: int = Field(default=24, ge=1)
@@ -107,7 +104,7 @@ class OfflinePolicy(_Frozen):
     """How long before the limit the cashier screen starts its countdown."""
 
 
-class PushRequest(_Frozen):
+class PushRequest(Frozen):
     protocol: int = SYNC_PROTOCOL
     terminal_clock: AwareDatetime
     """The terminal's clock when it sent the batch (the server compares it with its own: skew is flagged)."""
@@ -119,7 +116,7 @@ class PushRequest(_Frozen):
 Outcome = Literal["stored", "duplicate", "conflict", "rejected"]
 
 
-class RecordOutcome(_Frozen):
+class RecordOutcome(Frozen):
     seq: int
     meal_id: str
     outcome: Outcome
@@ -128,7 +125,7 @@ class RecordOutcome(_Frozen):
     detail: str | None = None
 
 
-class PushResponse(_Frozen):
+class PushResponse(Frozen):
     protocol: int = SYNC_PROTOCOL
     held_through: int = Field(ge=0)
     head_hash: str | None = None
@@ -137,7 +134,7 @@ class PushResponse(_Frozen):
     server_time: AwareDatetime
 
 
-class PullResponse(_Frozen):
+class PullResponse(Frozen):
     protocol: int = SYNC_PROTOCOL
     cursor: str
     full: bool
@@ -164,7 +161,7 @@ def _plausible_year(value: date, name: str) -> None:
         raise ValueError(f"{name} must be in the years 2000-2999")
 
 
-class ZReportIn(_Frozen):
+class ZReportIn(Frozen):
     """A terminal's Z-report of one service day, as the terminal ledger made it (``terminal.ledger.ZReport``).
 
     Figures are integer fen over the day's sales **net of voids**, as :class:`ruyi.settlement.ZTotals` reads
@@ -206,7 +203,7 @@ class ZReportIn(_Frozen):
         return self
 
 
-class ZReportAck(_Frozen):
+class ZReportAck(Frozen):
     """The server's answer to a :class:`ZReportIn` (HTTP 200, or 409 with ``conflict``)."""
 
     protocol: int = SYNC_PROTOCOL
