@@ -161,14 +161,34 @@ def _plausible_year(value: date, name: str) -> None:
         raise ValueError(f"{name} must be in the years 2000-2999")
 
 
-class ZReportIn(Frozen):
-    """A terminal's Z-report of one service day, as the terminal ledger made it (``terminal.ledger.ZReport``).
+class ZFigures(Frozen):
+    """A terminal's figures of one service day, integer fen over the day's sales **net of voids**: ``meals`` are
+    the day's sales not voided, ``voids`` the day's sales voided (a terminal voids only sales of the same day, so
+    this is also the day's void records), and the totals are those of the meals not voided. The settlement's
+    :class:`ruyi.settlement.ZTotals` carries the same figures (:data:`Z_FIGURES`)."""
 
-    Figures are integer fen over the day's sales **net of voids**, as :class:`ruyi.settlement.ZTotals` reads
-    them: ``meals`` are the day's sales not voided, ``voids`` the day's sales voided (a terminal voids only
-    sales of the same day, so this is also the day's void records), and the totals are those of the meals not
-    voided. ``first_seq``..``last_seq`` and ``chain_head`` (the hash of record ``last_seq``) say which part of
-    the terminal's chain the day covers; all three are absent for a day without records."""
+    meals: int = Field(ge=0, le=_INT4_MAX)
+    voids: int = Field(ge=0, le=_INT4_MAX)
+    price_total: Fen = Field(ge=0, le=_INT4_MAX)
+    subsidy_total: Fen = Field(ge=0, le=_INT4_MAX)
+    elder_pays_total: Fen = Field(ge=0, le=_INT4_MAX)
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> Self:
+        if self.subsidy_total + self.elder_pays_total != self.price_total:
+            raise ValueError("subsidy_total + elder_pays_total must equal price_total")
+        return self
+
+
+Z_FIGURES: tuple[str, ...] = tuple(ZFigures.model_fields)
+"""The Z figures' names, in their order: what a Z-report and the server's meals are compared on."""
+
+
+class ZReportIn(ZFigures):
+    """A terminal's Z-report of one service day, as the terminal ledger made it (``terminal.ledger.ZReport``): its
+    :class:`ZFigures`, and where the day lies in the terminal's chain. ``first_seq``..``last_seq`` and
+    ``chain_head`` (the hash of record ``last_seq``) say which part of the terminal's chain the day covers; all
+    three are absent for a day without records."""
 
     protocol: int = SYNC_PROTOCOL
     terminal_id: Ident
@@ -177,11 +197,6 @@ class ZReportIn(Frozen):
     """The service day, in the programme's zone."""
     made_at: AwareDatetime
     """When the terminal made the report (its clock); with the terminal and the day, the report's identity."""
-    meals: int = Field(ge=0, le=_INT4_MAX)
-    voids: int = Field(ge=0, le=_INT4_MAX)
-    price_total: Fen = Field(ge=0, le=_INT4_MAX)
-    subsidy_total: Fen = Field(ge=0, le=_INT4_MAX)
-    elder_pays_total: Fen = Field(ge=0, le=_INT4_MAX)
     first_seq: int | None = Field(default=None, ge=1, le=_INT4_MAX)
     last_seq: int | None = Field(default=None, ge=1, le=_INT4_MAX)
     chain_head: str | None = Field(default=None, pattern=HASH_RE.pattern)
@@ -193,8 +208,6 @@ class ZReportIn(Frozen):
         offset = self.made_at.utcoffset()
         if offset is not None and offset.total_seconds() % 60:
             raise ValueError("the UTC offset of made_at must be whole minutes")
-        if self.subsidy_total + self.elder_pays_total != self.price_total:
-            raise ValueError("subsidy_total + elder_pays_total must equal price_total")
         chain = (self.first_seq, self.last_seq, self.chain_head)
         if any(v is None for v in chain) and any(v is not None for v in chain):
             raise ValueError("first_seq, last_seq and chain_head are all given or all absent")

@@ -29,6 +29,7 @@ from ruyi.settlement.model import (
     pct,
 )
 from ruyi.settlement.month import MonthLedger, dedupe
+from ruyi.sync import Z_FIGURES
 
 CHECK_CODES: dict[str, Severity] = {
     "attendance_exceeded": "warning",
@@ -388,9 +389,6 @@ def check_spikes(view: MonthView, config: SettlementConfig) -> list[CheckResult]
     return out
 
 
-_Z_NAMES = ("meals", "voids", "price_total", "subsidy_total", "elder_pays_total")
-
-
 def _z_of_month(view: MonthView) -> dict[tuple[str, date], ZTotals]:
     zs: dict[tuple[str, date], ZTotals] = {}
     for z in view.z_reports:
@@ -434,10 +432,10 @@ def check_terminals(view: MonthView, config: SettlementConfig) -> list[CheckResu
                 Evidence((), (day,), terminal),
             ))  # fmt: skip
             continue
-        theirs_row = [zr.meals, zr.voids, zr.price_total, zr.subsidy_total, zr.elder_pays_total]
+        theirs_row = [getattr(zr, n) for n in Z_FIGURES]
         if ours_row == theirs_row:
             continue
-        diffs = [(n, a, b) for n, a, b in zip(_Z_NAMES, ours_row, theirs_row, strict=True) if a != b]
+        diffs = [(n, a, b) for n, a, b in zip(Z_FIGURES, ours_row, theirs_row, strict=True) if a != b]
         text = ", ".join(f"{n} {a} != {b}" for n, a, b in diffs)
         out.append(_result(
             config,

@@ -199,7 +199,8 @@ class PriorMonth:
 
 @dataclass(frozen=True, slots=True)
 class ZTotals:
-    """A terminal's Z-report for one day (the terminal ledger's figures, net of voids)."""
+    """A terminal's Z-report for one day: its :class:`ruyi.sync.ZFigures` (same names, same order, net of voids)
+    with the terminal and the day. A dataclass, not the pydantic model: callers build it positionally."""
 
     terminal_id: str
     day: date
