@@ -6,8 +6,9 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from ruyi._model import Frozen
 from ruyi.reasons import Reason
 from ruyi.rules import RuleVersion
 
@@ -19,18 +20,16 @@ class EnrolmentStatus(enum.StrEnum):
     DECEASED = "deceased"
 
 
-class StatusChange(BaseModel):
+class StatusChange(Frozen):
     """From ``effective_from`` (inclusive) the elder's status is ``status``, until the next change."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     status: EnrolmentStatus
     effective_from: date
 
 
-class CategorySpan(BaseModel):
+class CategorySpan(Frozen):
     """A category (a code from the rule book's list) held from ``valid_from`` to ``valid_to`` inclusive."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     code: str = Field(min_length=1, max_length=64)
     valid_from: date
     valid_to: date | None = None
@@ -39,10 +38,9 @@ class CategorySpan(BaseModel):
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
-class ElderProfile(BaseModel):
+class ElderProfile(Frozen):
     """What pricing needs to know about an elder. Carries no ID number and no name."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     elder_id: str = Field(min_length=1)
     birth_date: date
     area: str | None = None

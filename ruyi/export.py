@@ -24,7 +24,17 @@ from dataclasses import dataclass
 from ruyi.flags import FLAG_TEXT
 from ruyi.money import Fen, format_yuan
 from ruyi.rules import SLOT_TEXT
-from ruyi.settlement import Month, Statement, Totals, statement_hash
+from ruyi.settlement import (
+    AdjustmentLine,
+    ConstructionLine,
+    HeldMeal,
+    Line,
+    Month,
+    OperatingDay,
+    Statement,
+    Totals,
+    statement_hash,
+)
 
 BOM = "\ufeff"
 CRLF = "\r\n"
@@ -119,92 +129,98 @@ def _csv(columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, str]]) -> 
 
 def statement_rows(s: Statement) -> list[dict[str, str]]:
     """The rows of :func:`statement_csv` (by English column key)."""
-    rows: list[dict[str, str]] = []
-    for line in s.lines:
-        rows.append(
-            {
-                "section": SECTION_TEXT["meals"],
-                "day": line.day.isoformat(),
-                "slot": SLOT_TEXT[line.slot][0],
-                "tier": line.tier or "原价",
-                "meals": str(line.meals),
-                "elders": str(line.elders),
-                "price": _y(line.price),
-                "elder_subsidy": _y(line.elder_subsidy),
-                "elder_pays": _y(line.elder_pays),
-                "payable": _y(line.elder_subsidy),
-            }
-        )
-    for d in s.operating:
-        capped = "" if d.paid == d.gross else f"，封顶后 {_y(d.paid)}"
-        rows.append(
-            {
-                "section": SECTION_TEXT["operating"],
-                "day": d.day.isoformat(),
-                "tier": d.rule_version,
-                "item": f"{BASIS_TEXT[d.basis]} {_y(d.amount_each)} × {d.units}{capped}",
-                "meals": str(len(d.meal_ids)),
-                "elders": str(d.units) if d.basis == "elder_day" else "",
-                "operating_gross": _y(d.gross),
-                "operating": _y(d.paid),
-                "payable": _y(d.paid),
-            }
-        )
-    for c in s.construction:
-        rows.append(
-            {
-                "section": SECTION_TEXT["construction"],
-                "item": _text(f"{c.line_id} {c.note}".strip()),
-                "construction": _y(c.amount),
-                "payable": _y(c.amount),
-            }
-        )
-    for a in s.adjustments:
-        note = f"{ADJUSTMENT_TEXT[a.kind]} {a.line_id} {_text(a.note)}".strip()
-        rows.append(
-            {
-                "section": SECTION_TEXT["adjustment"],
-                "origin_month": str(a.origin),
-                "item": note,
-                "meals": str(len(a.meal_ids)) if a.meal_ids else "",
-                "adjustment": _y(a.amount),
-                "payable": _y(a.amount),
-            }
-        )
-    for h in s.held:
-        reasons = "、".join(FLAG_TEXT.get(f, (f, f))[0] for f in h.flags)
-        rows.append(
-            {
-                "section": SECTION_TEXT["held"],
-                "day": h.service_date.isoformat(),
-                "slot": SLOT_TEXT[h.slot][0],
-                "origin_month": str(h.origin),
-                "item": HELD_TEXT[h.status] + (f"：{reasons}" if reasons else ""),
-                "meals": "1",
-                "held_subsidy": _y(h.subsidy),
-                "meal_id": h.meal_id,
-            }
-        )
+    return [
+        *map(_line_row, s.lines),
+        *map(_operating_row, s.operating),
+        *map(_construction_row, s.construction),
+        *map(_adjustment_row, s.adjustments),
+        *map(_held_row, s.held),
+        _total_row(s),
+        {"section": SECTION_TEXT["hash"], "item": statement_hash(s)},
+    ]
+
+
+def _line_row(line: Line) -> dict[str, str]:
+    return {
+        "section": SECTION_TEXT["meals"],
+        "day": line.day.isoformat(),
+        "slot": SLOT_TEXT[line.slot][0],
+        "tier": line.tier or "原价",
+        "meals": str(line.meals),
+        "elders": str(line.elders),
+        "price": _y(line.price),
+        "elder_subsidy": _y(line.elder_subsidy),
+        "elder_pays": _y(line.elder_pays),
+        "payable": _y(line.elder_subsidy),
+    }
+
+
+def _operating_row(d: OperatingDay) -> dict[str, str]:
+    capped = "" if d.paid == d.gross else f"，封顶后 {_y(d.paid)}"
+    return {
+        "section": SECTION_TEXT["operating"],
+        "day": d.day.isoformat(),
+        "tier": d.rule_version,
+        "item": f"{BASIS_TEXT[d.basis]} {_y(d.amount_each)} × {d.units}{capped}",
+        "meals": str(len(d.meal_ids)),
+        "elders": str(d.units) if d.basis == "elder_day" else "",
+        "operating_gross": _y(d.gross),
+        "operating": _y(d.paid),
+        "payable": _y(d.paid),
+    }
+
+
+def _construction_row(c: ConstructionLine) -> dict[str, str]:
+    return {
+        "section": SECTION_TEXT["construction"],
+        "item": _text(f"{c.line_id} {c.note}".strip()),
+        "construction": _y(c.amount),
+        "payable": _y(c.amount),
+    }
+
+
+def _adjustment_row(a: AdjustmentLine) -> dict[str, str]:
+    return {
+        "section": SECTION_TEXT["adjustment"],
+        "origin_month": str(a.origin),
+        "item": f"{ADJUSTMENT_TEXT[a.kind]} {a.line_id} {_text(a.note)}".strip(),
+        "meals": str(len(a.meal_ids)) if a.meal_ids else "",
+        "adjustment": _y(a.amount),
+        "payable": _y(a.amount),
+    }
+
+
+def _held_row(h: HeldMeal) -> dict[str, str]:
+    reasons = "、".join(FLAG_TEXT.get(f, (f, f))[0] for f in h.flags)
+    return {
+        "section": SECTION_TEXT["held"],
+        "day": h.service_date.isoformat(),
+        "slot": SLOT_TEXT[h.slot][0],
+        "origin_month": str(h.origin),
+        "item": HELD_TEXT[h.status] + (f"：{reasons}" if reasons else ""),
+        "meals": "1",
+        "held_subsidy": _y(h.subsidy),
+        "meal_id": h.meal_id,
+    }
+
+
+def _total_row(s: Statement) -> dict[str, str]:
     t = s.totals
-    rows.append(
-        {
-            "section": SECTION_TEXT["total"],
-            "item": f"{s.canteen_id} {s.month}",
-            "meals": str(t.meals),
-            "elders": str(t.elders),
-            "price": _y(t.price),
-            "elder_subsidy": _y(t.elder_subsidy),
-            "elder_pays": _y(t.elder_pays),
-            "operating_gross": _y(t.operating_gross),
-            "operating": _y(t.operating),
-            "construction": _y(t.construction),
-            "adjustment": _y(t.adjustments),
-            "payable": _y(t.payable),
-            "held_subsidy": _y(t.held_subsidy),
-        }
-    )
-    rows.append({"section": SECTION_TEXT["hash"], "item": statement_hash(s)})
-    return rows
+    return {
+        "section": SECTION_TEXT["total"],
+        "item": f"{s.canteen_id} {s.month}",
+        "meals": str(t.meals),
+        "elders": str(t.elders),
+        "price": _y(t.price),
+        "elder_subsidy": _y(t.elder_subsidy),
+        "elder_pays": _y(t.elder_pays),
+        "operating_gross": _y(t.operating_gross),
+        "operating": _y(t.operating),
+        "construction": _y(t.construction),
+        "adjustment": _y(t.adjustments),
+        "payable": _y(t.payable),
+        "held_subsidy": _y(t.held_subsidy),
+    }
 
 
 def statement_csv(s: Statement) -> bytes:

@@ -33,8 +33,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
 
+from ruyi._model import Frozen
 from ruyi.idnum import check_char
 from ruyi.pricing import Quote
 from ruyi.rules import Slot
@@ -86,10 +87,6 @@ def _whole_minute_offset(value: datetime) -> datetime:
     return value
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def uuid7(unix_ms: int, rand: bytes) -> UUID:
     """A time-ordered UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
 
@@ -118,7 +115,7 @@ def _uuid_v7(value: UUID) -> UUID:
     return value
 
 
-class MealRecord(_Frozen):
+class MealRecord(Frozen):
     """One committed record of a terminal's ledger: a sale, a void of a sale, or a reprint of a receipt."""
 
     format: Literal[1] = MEAL_FORMAT
@@ -265,7 +262,7 @@ UNSEALED = "0" * 64
 """A placeholder ``hash`` for a record about to be :func:`seal`-ed."""
 
 
-class ChainHead(_Frozen):
+class ChainHead(Frozen):
     """Where a verified chain ends: the last record's ``seq`` and ``hash`` (``seq`` 0 and the genesis hash
     before the first record)."""
 
@@ -296,7 +293,7 @@ FAULT_TEXT: dict[FaultKind, tuple[str, str]] = {
 }
 
 
-class ChainFault(_Frozen):
+class ChainFault(Frozen):
     """One thing wrong with a chain, with the evidence: where (position in the list given, seq, meal id), what
     was expected and what was found."""
 

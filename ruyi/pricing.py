@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
+from ruyi._model import Frozen
 from ruyi.eligibility import ElderProfile, Eligibility, assess
 from ruyi.money import Fen, percent_of
 from ruyi.reasons import Reason
@@ -16,11 +17,7 @@ from ruyi.rules import RuleBook, RuleVersion, Slot, Tier
 WITHHOLD_REASONS = frozenset({Reason.CARD_REVOKED, Reason.OFFLINE_TOO_LONG})
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MealRequest(_Frozen):
+class MealRequest(Frozen):
     """The meal being priced."""
 
     canteen_id: str = Field(min_length=1)
@@ -33,7 +30,7 @@ class MealRequest(_Frozen):
     the meal is then sold at full price with this reason."""
 
 
-class PriorMeal(_Frozen):
+class PriorMeal(Frozen):
     """An earlier, not voided meal of the same elder (at any canteen), used for limits."""
 
     service_time: AwareDatetime
@@ -42,7 +39,7 @@ class PriorMeal(_Frozen):
     subsidised: bool
 
 
-class Quote(_Frozen):
+class Quote(Frozen):
     """What the elder pays and why. Stored with every meal; every figure is integer fen."""
 
     price: Fen
@@ -63,6 +60,7 @@ class Quote(_Frozen):
     per_day_limit: int | None
 
 
+# Long on purpose: one flat chain of early returns, each a reason for full price, reads as the subsidy policy.
 def quote(
     elder: ElderProfile | None,
     meal: MealRequest,

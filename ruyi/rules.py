@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import BeforeValidator, Field, PlainSerializer, ValidationError
 
+from ruyi._model import Frozen
 from ruyi.errors import InvalidMoney, InvalidRuleSet, Problem
 from ruyi.i18n import bilingual_error, problems_from
 from ruyi.money import BASIS_POINTS_100_PERCENT, Fen, format_yuan, parse_percent, parse_yuan
@@ -68,11 +69,7 @@ Percent = Annotated[int, BeforeValidator(_percent_in), PlainSerializer(_percent_
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Conditions(_Model):
+class Conditions(Frozen):
     """Who a tier is for. All given conditions must hold; an empty block matches every eligible elder."""
 
     age_min: int | None = Field(default=None, ge=0, le=150)
@@ -83,7 +80,7 @@ class Conditions(_Model):
     """Every one of these categories in force on the service date."""
 
 
-class Subsidy(_Model):
+class Subsidy(Frozen):
     """Exactly one of: a fixed amount, a percentage of the price, or the whole meal free."""
 
     fixed: Money | None = None
@@ -91,7 +88,7 @@ class Subsidy(_Model):
     free: bool = False
 
 
-class Tier(_Model):
+class Tier(Frozen):
     id: Code
     label: str = Field(min_length=1, max_length=80)
     """Shown to staff with the quote (say who it is for, in Chinese)."""
@@ -104,14 +101,14 @@ class Tier(_Model):
     """The meal's price must be at least this for the tier to apply."""
 
 
-class Limits(_Model):
+class Limits(Frozen):
     """Subsidised meals per elder, counted across all canteens of the programme (补贴跟人走)."""
 
     per_day: int | None = Field(default=1, ge=1)
     per_slot: int | None = Field(default=1, ge=1)
 
 
-class OperatingSubsidy(_Model):
+class OperatingSubsidy(Frozen):
     """What the canteen earns for serving the programme (运行补贴)."""
 
     basis: Literal["meal", "elder_day"]
@@ -121,7 +118,7 @@ class OperatingSubsidy(_Model):
     """Applied per canteen and month by the settlement, not per meal."""
 
 
-class RuleVersion(_Model):
+class RuleVersion(Frozen):
     id: Code
     effective_from: date
     effective_to: date | None = None
@@ -145,14 +142,14 @@ class RuleVersion(_Model):
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
 
 
-class RuleBook(_Model):
+class RuleBook(Frozen):
     format: Literal[1]
     """The version of this file format (not of the policy)."""
     programme: Code
     name: str = Field(min_length=1)
     timezone: str = "Asia/Shanghai"
     """Where the programme's days begin and end: a meal's service date is taken in this zone."""
-    categories: dict[Code, str] = {}
+    categories: dict[Code, str] = {}  # noqa: RUF012 (a pydantic field: the default is copied)
     """Category codes this file may refer to, with their names. The list is data, not code."""
     versions: tuple[RuleVersion, ...] = Field(min_length=1)
 
@@ -243,46 +240,8 @@ def _check_tiers(book: RuleBook, v: RuleVersion, vp: str) -> list[Problem]:
         if t.id in ids:
             problems.append(Problem(f"{tp}.id", "duplicate_id", f"档次 {t.id} 重复", f"tier id {t.id} is used twice"))
         ids.add(t.id)
-        s = t.subsidy
-        chosen = [name for name, on in (("fixed", s.fixed is not None), ("percent", s.percent is not None)) if on]
-        if s.free:
-            chosen.append("free")
-        if len(chosen) != 1:
-            problems.append(
-                Problem(
-                    f"{tp}.subsidy",
-                    "subsidy_kind",
-                    "补贴须且只能为 fixed（固定金额）、percent（折扣百分比）、free（免费）之一",
-                    "give exactly one of fixed, percent or free",
-                )
-            )
-        if s.fixed is not None and s.fixed < 0:
-            problems.append(Problem(f"{tp}.subsidy.fixed", "negative_amount", "金额不能为负", "must not be negative"))
-        if s.percent is not None and not 0 < s.percent <= BASIS_POINTS_100_PERCENT:
-            problems.append(
-                Problem(
-                    f"{tp}.subsidy.percent",
-                    "percent_range",
-                    "百分比须大于0且不超过100",
-                    "a percentage must be more than 0 and at most 100",
-                )
-            )
-        if t.min_spend < 0:
-            problems.append(Problem(f"{tp}.min_spend", "negative_amount", "金额不能为负", "must not be negative"))
+        problems.extend(_check_tier_fields(book, t, tp))
         w = t.when
-        if w.age_min is not None and w.age_max is not None and w.age_min > w.age_max:
-            problems.append(Problem(f"{tp}.when.age_max", "age_range", "年龄上限小于下限", "age_max is below age_min"))
-        for field in ("categories_any", "categories_all"):
-            for k, code in enumerate(getattr(w, field)):
-                if code not in book.categories:
-                    problems.append(
-                        Problem(
-                            f"{tp}.when.{field}[{k}]",
-                            "category_undeclared",
-                            f"类别 {code} 未在 categories 中声明",
-                            f"category {code} is not declared under categories",
-                        )
-                    )
         # Tiers compete within a group (the whole version under "highest"); a lone tier under "sum" competes
         # with nobody. Two competitors with the same conditions leave the winner to chance.
         arena = None if v.combine == "highest" else (t.group or f"tier:{t.id}")
@@ -298,6 +257,52 @@ def _check_tiers(book: RuleBook, v: RuleVersion, vp: str) -> list[Problem]:
             )
         else:
             seen[key] = t.id
+    return problems
+
+
+def _check_tier_fields(book: RuleBook, t: Tier, tp: str) -> list[Problem]:
+    """One tier's own fields: one subsidy kind, amounts, ranges, declared categories."""
+    problems: list[Problem] = []
+    s = t.subsidy
+    chosen = [name for name, on in (("fixed", s.fixed is not None), ("percent", s.percent is not None)) if on]
+    if s.free:
+        chosen.append("free")
+    if len(chosen) != 1:
+        problems.append(
+            Problem(
+                f"{tp}.subsidy",
+                "subsidy_kind",
+                "补贴须且只能为 fixed（固定金额）、percent（折扣百分比）、free（免费）之一",
+                "give exactly one of fixed, percent or free",
+            )
+        )
+    if s.fixed is not None and s.fixed < 0:
+        problems.append(Problem(f"{tp}.subsidy.fixed", "negative_amount", "金额不能为负", "must not be negative"))
+    if s.percent is not None and not 0 < s.percent <= BASIS_POINTS_100_PERCENT:
+        problems.append(
+            Problem(
+                f"{tp}.subsidy.percent",
+                "percent_range",
+                "百分比须大于0且不超过100",
+                "a percentage must be more than 0 and at most 100",
+            )
+        )
+    if t.min_spend < 0:
+        problems.append(Problem(f"{tp}.min_spend", "negative_amount", "金额不能为负", "must not be negative"))
+    w = t.when
+    if w.age_min is not None and w.age_max is not None and w.age_min > w.age_max:
+        problems.append(Problem(f"{tp}.when.age_max", "age_range", "年龄上限小于下限", "age_max is below age_min"))
+    for field in ("categories_any", "categories_all"):
+        for k, code in enumerate(getattr(w, field)):
+            if code not in book.categories:
+                problems.append(
+                    Problem(
+                        f"{tp}.when.{field}[{k}]",
+                        "category_undeclared",
+                        f"类别 {code} 未在 categories 中声明",
+                        f"category {code} is not declared under categories",
+                    )
+                )
     return problems
 
 

@@ -28,8 +28,9 @@ import re
 from datetime import date
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
+from ruyi._model import Frozen
 from ruyi.eligibility import ElderProfile
 from ruyi.meal import HASH_RE, Ident, MealRecord
 from ruyi.money import Fen
@@ -59,11 +60,7 @@ def card_key_digest(secret: bytes, kind: str, serial: str) -> str:
     return hmac.new(secret, f"{kind}:{serial}".encode(), hashlib.sha256).hexdigest()
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MenuItem(_Frozen):
+class MenuItem(Frozen):
     id: Ident
     name: str = Field(min_length=1, max_length=40)
     price: Fen = Field(ge=0)
@@ -76,7 +73,7 @@ class MenuItem(_Frozen):
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
-class RosterEntry(_Frozen):
+class RosterEntry(Frozen):
     """One elder as a terminal knows them: nothing that identifies them to a stranger."""
 
     elder_id: Ident
@@ -99,7 +96,7 @@ class RosterEntry(_Frozen):
         return self
 
 
-class OfflinePolicy(_Frozen):
+class OfflinePolicy(Frozen):
     """How long a terminal may sell subsidised meals without a successful sync (per canteen, from the server)."""
 
     max_offline_hours: int = Field(default=24, ge=1)
@@ -107,7 +104,7 @@ class OfflinePolicy(_Frozen):
     """How long before the limit the cashier screen starts its countdown."""
 
 
-class PushRequest(_Frozen):
+class PushRequest(Frozen):
     protocol: int = SYNC_PROTOCOL
     terminal_clock: AwareDatetime
     """The terminal's clock when it sent the batch (the server compares it with its own: skew is flagged)."""
@@ -119,7 +116,7 @@ class PushRequest(_Frozen):
 Outcome = Literal["stored", "duplicate", "conflict", "rejected"]
 
 
-class RecordOutcome(_Frozen):
+class RecordOutcome(Frozen):
     seq: int
     meal_id: str
     outcome: Outcome
@@ -128,7 +125,7 @@ class RecordOutcome(_Frozen):
     detail: str | None = None
 
 
-class PushResponse(_Frozen):
+class PushResponse(Frozen):
     protocol: int = SYNC_PROTOCOL
     held_through: int = Field(ge=0)
     head_hash: str | None = None
@@ -137,7 +134,7 @@ class PushResponse(_Frozen):
     server_time: AwareDatetime
 
 
-class PullResponse(_Frozen):
+class PullResponse(Frozen):
     protocol: int = SYNC_PROTOCOL
     cursor: str
     full: bool
@@ -164,14 +161,34 @@ def _plausible_year(value: date, name: str) -> None:
         raise ValueError(f"{name} must be in the years 2000-2999")
 
 
-class ZReportIn(_Frozen):
-    """A terminal's Z-report of one service day, as the terminal ledger made it (``terminal.ledger.ZReport``).
+class ZFigures(Frozen):
+    """A terminal's figures of one service day, integer fen over the day's sales **net of voids**: ``meals`` are
+    the day's sales not voided, ``voids`` the day's sales voided (a terminal voids only sales of the same day, so
+    this is also the day's void records), and the totals are those of the meals not voided. The settlement's
+    :class:`ruyi.settlement.ZTotals` carries the same figures (:data:`Z_FIGURES`)."""
 
-    Figures are integer fen over the day's sales **net of voids**, as :class:`ruyi.settlement.ZTotals` reads
-    them: ``meals`` are the day's sales not voided, ``voids`` the day's sales voided (a terminal voids only
-    sales of the same day, so this is also the day's void records), and the totals are those of the meals not
-    voided. ``first_seq``..``last_seq`` and ``chain_head`` (the hash of record ``last_seq``) say which part of
-    the terminal's chain the day covers; all three are absent for a day without records."""
+    meals: int = Field(ge=0, le=_INT4_MAX)
+    voids: int = Field(ge=0, le=_INT4_MAX)
+    price_total: Fen = Field(ge=0, le=_INT4_MAX)
+    subsidy_total: Fen = Field(ge=0, le=_INT4_MAX)
+    elder_pays_total: Fen = Field(ge=0, le=_INT4_MAX)
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> Self:
+        if self.subsidy_total + self.elder_pays_total != self.price_total:
+            raise ValueError("subsidy_total + elder_pays_total must equal price_total")
+        return self
+
+
+Z_FIGURES: tuple[str, ...] = tuple(ZFigures.model_fields)
+"""The Z figures' names, in their order: what a Z-report and the server's meals are compared on."""
+
+
+class ZReportIn(ZFigures):
+    """A terminal's Z-report of one service day, as the terminal ledger made it (``terminal.ledger.ZReport``): its
+    :class:`ZFigures`, and where the day lies in the terminal's chain. ``first_seq``..``last_seq`` and
+    ``chain_head`` (the hash of record ``last_seq``) say which part of the terminal's chain the day covers; all
+    three are absent for a day without records."""
 
     protocol: int = SYNC_PROTOCOL
     terminal_id: Ident
@@ -180,11 +197,6 @@ class ZReportIn(_Frozen):
     """The service day, in the programme's zone."""
     made_at: AwareDatetime
     """When the terminal made the report (its clock); with the terminal and the day, the report's identity."""
-    meals: int = Field(ge=0, le=_INT4_MAX)
-    voids: int = Field(ge=0, le=_INT4_MAX)
-    price_total: Fen = Field(ge=0, le=_INT4_MAX)
-    subsidy_total: Fen = Field(ge=0, le=_INT4_MAX)
-    elder_pays_total: Fen = Field(ge=0, le=_INT4_MAX)
     first_seq: int | None = Field(default=None, ge=1, le=_INT4_MAX)
     last_seq: int | None = Field(default=None, ge=1, le=_INT4_MAX)
     chain_head: str | None = Field(default=None, pattern=HASH_RE.pattern)
@@ -196,8 +208,6 @@ class ZReportIn(_Frozen):
         offset = self.made_at.utcoffset()
         if offset is not None and offset.total_seconds() % 60:
             raise ValueError("the UTC offset of made_at must be whole minutes")
-        if self.subsidy_total + self.elder_pays_total != self.price_total:
-            raise ValueError("subsidy_total + elder_pays_total must equal price_total")
         chain = (self.first_seq, self.last_seq, self.chain_head)
         if any(v is None for v in chain) and any(v is not None for v in chain):
             raise ValueError("first_seq, last_seq and chain_head are all given or all absent")
@@ -206,7 +216,7 @@ class ZReportIn(_Frozen):
         return self
 
 
-class ZReportAck(_Frozen):
+class ZReportAck(Frozen):
     """The server's answer to a :class:`ZReportIn` (HTTP 200, or 409 with ``conflict``)."""
 
     protocol: int = SYNC_PROTOCOL

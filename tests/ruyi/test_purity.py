@@ -15,7 +15,7 @@ CLOCK_CALLS = {"now", "today", "utcnow", "time", "monotonic", "perf_counter", "u
 
 
 def modules() -> list[tuple[Path, ast.Module]]:
-    return [(p, ast.parse(p.read_text(encoding="utf-8"))) for p in sorted(ROOT.glob("*.py"))]
+    return [(p, ast.parse(p.read_text(encoding="utf-8"))) for p in sorted(ROOT.rglob("*.py"))]
 
 
 def test_ruyi_imports_only_pure_modules() -> None:

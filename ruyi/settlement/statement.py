@@ -1,0 +1,142 @@
+"""The statement of one canteen's month: its own facts classified (:mod:`.month`), the adjustments for earlier
+closed months (:mod:`.late`) and the bureau's lines, summed; then the edit checks (:mod:`.checks`). Its own module
+because it joins the others (``late`` builds on ``month``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+
+from ruyi.rules import RuleBook
+from ruyi.settlement.checks import MonthView, run_checks
+from ruyi.settlement.late import late_adjustments
+from ruyi.settlement.model import (
+    STATEMENT_FORMAT,
+    AdjustmentLine,
+    ConstructionLine,
+    CorrectionLine,
+    HeldMeal,
+    InvalidSettlementInput,
+    MealFact,
+    Month,
+    PriorMonth,
+    Settlement,
+    SettlementConfig,
+    Statement,
+    Totals,
+    ZTotals,
+)
+from ruyi.settlement.month import MonthLedger, classify_month, month_totals, paid_days
+
+_KIND_ORDER = {"late_paid": 0, "reversed": 1, "operating": 2, "correction": 3}
+
+
+def settle(
+    *,
+    canteen_id: str,
+    month: Month,
+    facts: Iterable[MealFact],
+    rules: RuleBook,
+    config: SettlementConfig | None = None,
+    construction: Iterable[ConstructionLine] = (),
+    corrections: Iterable[CorrectionLine] = (),
+    prior: Iterable[PriorMonth] = (),
+    enrolled: Mapping[date, int] | None = None,
+    z_reports: Iterable[ZTotals] = (),
+    other_canteens: Iterable[MealFact] = (),
+    baseline: Mapping[date, int] | None = None,
+    checks: bool = True,
+) -> Settlement:
+    """The statement of ``canteen_id`` for ``month`` and its edit checks.
+
+    ``facts``: the canteen's sales served in ``month`` with the voids and reprints referring to them.
+    ``prior``: earlier closed months to re-examine (only in their :func:`target_month`).
+    ``enrolled``: enrolled eligible elders of the canteen's catchment per day (attendance check).
+    ``z_reports``: the terminals' Z-report totals of the month's days. ``other_canteens``: the same elders' meals
+    (sales and voids) at other canteens around this month (two-canteen and daily-limit checks).
+    ``baseline``: this canteen's daily meal counts before the month (spike check).
+    ``checks`` False: the statement alone, no edit checks (they never change the statement; a caller that only
+    needs the figures, such as the whole programme's month, skips their cost).
+    The result depends on the data only, never on the order it is given in.
+    """
+    cfg = config or SettlementConfig()
+    ledger = classify_month(canteen_id, month, facts, rules, cfg)
+    corrections = sorted(corrections, key=lambda c: c.line_id)
+    adjustments, held = _adjustments(canteen_id, month, prior, corrections, rules, cfg)
+    held = sorted([*ledger.held, *held], key=lambda h: (h.origin, h.meal_id))
+    constr = tuple(sorted(construction, key=lambda c: c.line_id))
+    statement = Statement(
+        format=STATEMENT_FORMAT,
+        programme=rules.programme,
+        canteen_id=canteen_id,
+        month=month,
+        lines=tuple(ledger.lines),
+        operating=tuple(ledger.operating),
+        construction=constr,
+        adjustments=tuple(adjustments),
+        held=tuple(held),
+        voided=tuple(ledger.voided),
+        totals=_totals(ledger, rules, constr, adjustments, held),
+    )
+    if not checks:
+        return Settlement(statement, ())
+    view = MonthView(
+        ledger=ledger,
+        month=month,
+        rules=rules,
+        corrections=tuple(corrections),
+        enrolled=enrolled or {},
+        z_reports=tuple(z_reports),
+        other_canteens=tuple(other_canteens),
+        baseline=baseline or {},
+        held=tuple(held),
+    )
+    return Settlement(statement, tuple(run_checks(view, cfg)))
+
+
+def _adjustments(  # noqa: PLR0917
+    canteen_id: str,
+    month: Month,
+    prior: Iterable[PriorMonth],
+    corrections: Sequence[CorrectionLine],
+    rules: RuleBook,
+    config: SettlementConfig,
+) -> tuple[list[AdjustmentLine], list[HeldMeal]]:
+    """The month's adjustment lines (late facts of each prior month, then the corrections) in statement order, and
+    the prior months' meals still held."""
+    adjustments: list[AdjustmentLine] = []
+    held: list[HeldMeal] = []
+    origins: set[Month] = set()
+    for p in sorted(prior, key=lambda p: p.settled.month):
+        if p.settled.month in origins:
+            raise InvalidSettlementInput.one(
+                "settlement.prior_twice", f"{p.settled.month} 重复给出", f"{p.settled.month} given twice"
+            )
+        origins.add(p.settled.month)
+        lines, prior_held = late_adjustments(canteen_id, month, p, rules, config)
+        adjustments.extend(lines)
+        held.extend(prior_held)
+    for c in corrections:
+        adjustments.append(AdjustmentLine(c.origin, "correction", c.amount, (), c.note, c.line_id))
+    adjustments.sort(key=lambda a: (a.origin, _KIND_ORDER[a.kind], a.line_id))
+    return adjustments, held
+
+
+def _totals(
+    ledger: MonthLedger,
+    rules: RuleBook,
+    construction: Sequence[ConstructionLine],
+    adjustments: Sequence[AdjustmentLine],
+    held: Sequence[HeldMeal],
+) -> Totals:
+    still_held = [h for h in held if h.status == "held"]
+    return month_totals(
+        paid_days(ledger.paid.values()),
+        elders=len({f.elder_id for f in ledger.paid.values() if f.subsidised and f.elder_id is not None}),
+        rules=rules,
+        construction=sum(c.amount for c in construction),
+        adjustments=sum(a.amount for a in adjustments),
+        held_meals=len(still_held),
+        held_subsidy=sum(h.subsidy for h in still_held),
+    )
