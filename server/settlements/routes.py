@@ -16,8 +16,9 @@ from server.auth.principal import Principal, Role
 from server.canteens.service import get_canteen
 from server.db import SessionDep
 from server.errors import responses
-from server.settlements import service
+from server.settlements import service, views
 from server.settlements.exports import XLSX_TYPE, programme_xlsx, statement_xlsx, summary_xlsx
+from server.settlements.facts import Context
 from server.settlements.programme import programme_month
 from server.settlements.schemas import (
     BulkDecisionIn,
@@ -80,7 +81,7 @@ def _line(line: SettlementLine) -> BureauLineOut:
     )
 
 
-def _out(v: service.View) -> StatementOut:
+def _out(v: views.View) -> StatementOut:
     base = _summary(v.row).model_dump()
     return StatementOut(
         **base,
@@ -106,7 +107,7 @@ def _load(
     statement_id: uuid.UUID,
     roles: frozenset[Role],
     write: bool = False,
-) -> tuple[SettlementStatement, service.Context]:
+) -> tuple[SettlementStatement, Context]:
     """The statement and its context for ``roles`` (write: locked for the change that follows)."""
     return service.load_for(
         session,
@@ -123,7 +124,7 @@ def _view(
     session: SessionDep, actor: Principal, statement_id: uuid.UUID, settings: SettingsDep, config: SettlementConfig
 ) -> StatementOut:
     row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.READERS)
-    return _out(service.view(session, actor=actor, row=row, ctx=ctx))
+    return _out(views.view(session, actor=actor, row=row, ctx=ctx, computed=service.current(session, row=row, ctx=ctx)))
 
 
 @router.get("/settlements", response_model=list[StatementSummaryOut], responses=responses(401, 403, 404, 422))
@@ -169,7 +170,7 @@ def run_checks(
     row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.BUREAU, write=True)
     service.run_checks(session, actor=actor, row=row, ctx=ctx)
     session.commit()
-    return _out(service.view(session, actor=actor, row=row, ctx=ctx))
+    return _out(views.view(session, actor=actor, row=row, ctx=ctx, computed=service.current(session, row=row, ctx=ctx)))
 
 
 @router.post(
@@ -295,7 +296,7 @@ def review(
     row, ctx = _load(session, actor, settings, config, statement_id=statement_id, roles=service.REVIEWERS, write=True)
     service.review(session, actor=actor, row=row, ctx=ctx)
     session.commit()
-    return _out(service.view(session, actor=actor, row=row, ctx=ctx))
+    return _out(views.view(session, actor=actor, row=row, ctx=ctx, computed=service.current(session, row=row, ctx=ctx)))
 
 
 @router.post("/settlements/{statement_id}/close", response_model=StatementOut, responses=responses(401, 403, 404, 409))
@@ -312,7 +313,7 @@ def close(
         session.commit()  # back to draft, audited
         raise
     session.commit()
-    return _out(service.view(session, actor=actor, row=row, ctx=ctx))
+    return _out(views.view(session, actor=actor, row=row, ctx=ctx, computed=service.current(session, row=row, ctx=ctx)))
 
 
 def _file(data: bytes, media_type: str, filename: str) -> Response:

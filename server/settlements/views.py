@@ -1,0 +1,201 @@
+"""What a caller sees of a statement: masked for callers without ``categories.read``, with its checks, flagged
+meals, bureau lines and decisions. Nothing here computes a month: an open statement's view is built from the
+request's one :class:`~server.settlements.service.Computed`."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, select
+
+from ruyi.flags import flag_text
+from ruyi.settlement import CheckResult, Line, MealFact, Month, Statement, can_close, statement_hash
+from server.auth.principal import Perm, Principal
+from server.canteens.tables import Canteen
+from server.errors import problem_dict
+from server.settlements.closed import verify_stored
+from server.settlements.facts import Context
+from server.settlements.tables import SettlementDecision, SettlementLine, SettlementStatement
+
+if TYPE_CHECKING:
+    from server.settlements.service import Computed
+
+CATEGORY_TIER = "category"
+
+
+def mask(statement: Statement, category_tiers: frozenset[str]) -> Statement:
+    """The statement for a caller who may not see categories: every tier combination naming a category tier
+    becomes ``category`` and lines that then coincide (same day, slot) are merged. Distinct elders of merged
+    lines are added (one elder has one tier per meal)."""
+
+    def tier(text: str) -> str:
+        return CATEGORY_TIER if category_tiers.intersection(text.split("+")) else text
+
+    merged: dict[tuple[date, str, str], list[Line]] = defaultdict(list)
+    order: list[tuple[date, str, str]] = []
+    for line in statement.lines:
+        key: tuple[date, str, str] = (line.day, line.slot, tier(line.tier))
+        if key not in merged:
+            order.append(key)
+        merged[key].append(line)
+    lines = []
+    for merged_key in order:
+        group = merged[merged_key]
+        lines.append(
+            Line(
+                day=merged_key[0],
+                slot=group[0].slot,
+                tier=merged_key[2],
+                meals=sum(x.meals for x in group),
+                elders=sum(x.elders for x in group),
+                price=sum(x.price for x in group),
+                elder_subsidy=sum(x.elder_subsidy for x in group),
+                elder_pays=sum(x.elder_pays for x in group),
+                meal_ids=tuple(sorted(m for x in group for m in x.meal_ids)),
+            )
+        )
+    return dataclasses.replace(statement, lines=tuple(lines))
+
+
+def sees_categories(actor: Principal) -> bool:
+    return actor.can(Perm.CATEGORIES_READ)
+
+
+@dataclass(frozen=True)
+class View:
+    row: SettlementStatement
+    canteen: Canteen
+    statement: Statement
+    """As the caller may see it (masked for callers without categories.read)."""
+    hash: str
+    """The stored hash (closed) or the hash of the statement as computed now."""
+    checks: list[dict[str, Any]]
+    flagged: list[dict[str, Any]]
+    lines: list[SettlementLine]
+    decisions: list[SettlementDecision]
+    can_close: bool
+    problems: list[dict[str, str]]
+
+
+def check_dicts(checks: Sequence[CheckResult], notes: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": c.code,
+            "key": c.key,
+            "severity": c.severity,
+            "zh": c.zh,
+            "en": c.en,
+            "note": notes.get(c.key),
+            "meal_ids": list(c.evidence.meal_ids),
+            "days": [d.isoformat() for d in c.evidence.days],
+            "subject": c.evidence.subject,
+            "figures": {k: v for k, v in c.evidence.figures},
+        }
+        for c in checks
+    ]
+
+
+def _flagged(statement: Statement, facts: Sequence[MealFact]) -> list[dict[str, Any]]:
+    held = {h.meal_id: h for h in statement.held}
+    paid = {m for line in statement.lines for m in line.meal_ids}
+    voided = {sale for sale, _ in statement.voided}
+    out: dict[str, dict[str, Any]] = {}
+    for f in facts:
+        if not f.flags or f.kind != "sale":
+            continue
+        status = (
+            held[f.meal_id].status
+            if f.meal_id in held
+            else "paid"
+            if f.meal_id in paid
+            else "voided"
+            if f.meal_id in voided
+            else "other"
+        )
+        out[f.meal_id] = {
+            "meal_id": f.meal_id,
+            "origin_month": str(Month.of(f.service_date)),
+            "service_date": f.service_date.isoformat(),
+            "slot": f.slot,
+            "elder_id": f.elder_id,
+            "subsidy": f.subsidy,
+            "status": status,
+            "decision": f.decision,
+            "flags": [{"code": c, "zh": flag_text(c, "zh"), "en": flag_text(c, "en")} for c in f.flags],
+        }
+    for h in statement.held:
+        if h.meal_id not in out:
+            out[h.meal_id] = {
+                "meal_id": h.meal_id,
+                "origin_month": str(h.origin),
+                "service_date": h.service_date.isoformat(),
+                "slot": h.slot,
+                "elder_id": h.elder_id,
+                "subsidy": h.subsidy,
+                "status": h.status,
+                "decision": "rejected" if h.status == "rejected" else None,
+                "flags": [{"code": c, "zh": flag_text(c, "zh"), "en": flag_text(c, "en")} for c in h.flags],
+            }
+    return sorted(out.values(), key=lambda d: (d["origin_month"], d["meal_id"]))
+
+
+def _decisions(session: Session, statement_id: uuid.UUID) -> list[SettlementDecision]:
+    return list(
+        session.exec(
+            select(SettlementDecision)
+            .where(col(SettlementDecision.statement_id) == statement_id)
+            .order_by(col(SettlementDecision.decided_at), col(SettlementDecision.meal_id))
+        )
+    )
+
+
+def view(
+    session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context, computed: Computed | None
+) -> View:
+    """What the caller sees of ``row``: a closed one as stored, an open one as ``computed`` (by the request's
+    one computation)."""
+    canteen = session.get(Canteen, row.canteen_id)
+    assert canteen is not None
+    if computed is None:
+        statement = verify_stored(row)
+        checks = [c for c in (row.checks or []) if isinstance(c, dict)]
+        digest = row.content_hash or ""
+        flagged = _flagged(statement, ())
+        allowed, problems = True, []
+    else:
+        statement = computed.settlement.statement
+        checks = check_dicts(computed.settlement.checks, computed.notes)
+        digest = statement_hash(statement)
+        flagged = _flagged(statement, computed.facts)
+        verdict = can_close(computed.settlement.checks, computed.notes)
+        allowed, problems = verdict.allowed, [problem_dict(p) for p in verdict.problems]
+    if not sees_categories(actor):
+        statement = mask(statement, ctx.category_tiers)
+    return View(
+        row=row,
+        canteen=canteen,
+        statement=statement,
+        hash=digest,
+        checks=checks,
+        flagged=flagged,
+        lines=bureau_lines(session, row.id),
+        decisions=_decisions(session, row.id),
+        can_close=allowed,
+        problems=problems,
+    )
+
+
+def bureau_lines(session: Session, statement_id: uuid.UUID) -> list[SettlementLine]:
+    return list(
+        session.exec(
+            select(SettlementLine)
+            .where(col(SettlementLine.statement_id) == statement_id)
+            .order_by(col(SettlementLine.line_no))
+        )
+    )
