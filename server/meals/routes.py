@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.auth.dependencies import CurrentStaff
+from server.auth.dependencies import MealFlagReader
 from server.db import SessionDep
 from server.errors import responses
 from server.meals import service
@@ -17,7 +17,7 @@ router = APIRouter(tags=["meals"])
 @router.get("/meal-flags", response_model=list[MealFlagOut], responses=responses(401, 403, 404, 422))
 def list_meal_flags(
     *,
-    actor: CurrentStaff,
+    actor: MealFlagReader,
     session: SessionDep,
     canteen_id: uuid.UUID | None = None,
     month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,

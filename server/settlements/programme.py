@@ -31,15 +31,16 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from ruyi.export import ProgrammeRow
+from ruyi.export import ProgrammeRow, programme_total
 from ruyi.rules import RuleBook
-from ruyi.settlement import Month, PaidDay, SettlementConfig, Totals, month_totals
+from ruyi.settlement import Month, PaidDay, SettlementConfig, Totals, canonical_json, month_totals
 from server.canteens.tables import Canteen
 from server.meals import rollups
 from server.meals.tables import Meal, MealElderDay, MealFlag
 from server.settlements import service
 from server.settlements.closed import late_months, verify_stored
 from server.settlements.facts import Context, context
+from server.settlements.schemas import SummaryOut, SummaryRow
 from server.settlements.tables import ClosedMonth, SettlementDecision, SettlementLine, SettlementStatement
 
 
@@ -76,6 +77,56 @@ def programme_month(
         digest = row.content_hash if row is not None and row.state == "closed" else None
         out.append(ProgrammeEntry(c, ProgrammeRow(str(c.id), month, state, totals[c.id], digest)))
     return out
+
+
+def programme_json(month: Month, entries: Sequence[ProgrammeEntry]) -> bytes:
+    """The programme export's JSON: each canteen's state, hash and totals, and the total row (canonical bytes)."""
+    body = {
+        "month": str(month),
+        "canteens": [
+            {
+                "canteen_id": e.figures.canteen_id,
+                "canteen_code": e.canteen.code,
+                "canteen_name": e.canteen.name,
+                "state": e.figures.state,
+                "statement_hash": e.figures.statement_hash,
+                "totals": e.figures.totals,
+            }
+            for e in entries
+        ],
+        "total": programme_total(e.figures for e in entries),
+    }
+    return canonical_json(body)
+
+
+_SUMMED = ("meals", "subsidised_meals", "elder_days", "elder_subsidy", "operating", "construction", "adjustments",
+           "payable", "held_meals")  # fmt: skip
+"""The summary's totals (distinct elders do not add up across canteens)."""
+_SUMMARY_FIELDS = (*_SUMMED, "elders")
+
+
+def summary(
+    session: Session, *, from_month: str, to_month: str, category_key: str, config: SettlementConfig
+) -> SummaryOut:
+    """City-wide: each canteen's figures for each month from ``from_month`` to ``to_month``, and their sums."""
+    months = service.months_between(
+        service.parse_month(from_month, "from_month"), service.parse_month(to_month, "to_month")
+    )
+    rows = [
+        SummaryRow(
+            canteen_id=e.canteen.id,
+            canteen_code=e.canteen.code,
+            canteen_name=e.canteen.name,
+            month=str(m),
+            state=e.figures.state,
+            statement_hash=e.figures.statement_hash,
+            **{f: getattr(e.figures.totals, f) for f in _SUMMARY_FIELDS},
+        )
+        for m in months
+        for e in programme_month(session, month=m, category_key=category_key, config=config)
+    ]
+    totals = {k: sum(getattr(r, k) for r in rows) for k in _SUMMED}
+    return SummaryOut(from_month=from_month, to_month=to_month, rows=rows, totals=totals)
 
 
 def _open_totals(

@@ -29,32 +29,21 @@ from ruyi.settlement import (
     statement_hash,
 )
 from server.audit import service as audit
-from server.auth.principal import Principal, Role
+from server.auth.principal import Principal
 from server.base import local_today, utcnow
 from server.canteens.service import get_canteen
-from server.canteens.tables import Canteen
-from server.errors import Conflict, Forbidden, Invalid, NotFound, problem_dict
+from server.errors import Conflict, Invalid, NotFound, problem_dict
 from server.settlements.closed import prior_months, verify_stored
 from server.settlements.facts import CheckInputs, Context, check_inputs
 from server.settlements.facts import context as context  # noqa: PLC0414 integrator: remove after merge (bench)
 from server.settlements.facts import month_facts as month_facts  # noqa: PLC0414 integrator: remove after merge (bench)
 from server.settlements.tables import (
     ClosedMonth,
-    SettlementDecision,
     SettlementLine,
     SettlementNote,
     SettlementStatement,
 )
 from server.settlements.views import bureau_lines, check_dicts, mask, sees_categories
-
-BUREAU = frozenset({Role.BUREAU_ADMIN, Role.BUREAU_OPERATOR, Role.BUREAU_AUDITOR})
-READERS = BUREAU | {Role.CANTEEN_MANAGER}
-PREPARERS = frozenset({Role.BUREAU_ADMIN, Role.BUREAU_OPERATOR})
-"""Create statements, enter lines, decide flagged meals."""
-REVIEWERS = frozenset({Role.BUREAU_ADMIN, Role.BUREAU_AUDITOR})
-"""Review and close."""
-NOTERS = BUREAU
-"""Write notes on warnings."""
 
 DEFAULT_CONFIG = SettlementConfig(upward_window_months=3)
 MAX_SUMMARY_MONTHS = 24
@@ -64,7 +53,7 @@ State = Literal["draft", "reviewed", "closed"]
 
 class ChangedSinceReview(Conflict):
     """Closing found content other than what was reviewed (or last checked): the statement went back to draft,
-    and that step is kept (the caller commits before answering)."""
+    and that step is kept (:func:`close` answered False, the route committed before raising this)."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -72,15 +61,6 @@ class ChangedSinceReview(Conflict):
             "the statement changed after it was reviewed (new meals or flags): back to draft, review it again",
             code="settlement.changed_since_review",
         )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Access
-
-
-def require(actor: Principal, roles: frozenset[Role], zh: str, en: str) -> None:
-    if actor.kind != "staff" or not actor.roles & roles:
-        raise Forbidden(zh, en)
 
 
 def parse_month(text: str, path: str = "month") -> Month:
@@ -99,7 +79,6 @@ def parse_month(text: str, path: str = "month") -> Month:
 def get_row(
     session: Session, *, actor: Principal, statement_id: uuid.UUID, for_update: bool = False
 ) -> SettlementStatement:
-    require(actor, READERS, "无权查看结算单", "not allowed to read statements")
     stmt = select(SettlementStatement).where(col(SettlementStatement.id) == statement_id)
     if for_update and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -109,7 +88,7 @@ def get_row(
     return row
 
 
-def _require_open(row: SettlementStatement) -> None:
+def require_open(row: SettlementStatement) -> None:
     if row.state == "closed":
         raise Conflict(
             f"{row.month} 结算单已关账，不能再更改（迟到的记录以调整项进入下一个未关账月份）",
@@ -119,7 +98,7 @@ def _require_open(row: SettlementStatement) -> None:
         )
 
 
-def _back_to_draft(row: SettlementStatement, session: Session) -> None:
+def back_to_draft(row: SettlementStatement, session: Session) -> None:
     """Something a reviewer signed off changed: a reviewed statement goes back to draft."""
     row.updated_at = utcnow()
     if row.state == "reviewed":
@@ -220,7 +199,6 @@ def list_statements(
     canteen_id: uuid.UUID | None,
     state: State | None,
 ) -> list[SettlementStatement]:
-    require(actor, READERS, "无权查看结算单", "not allowed to read statements")
     stmt = select(SettlementStatement)
     if canteen_id is not None:
         get_canteen(session, actor=actor, canteen_id=canteen_id)  # 404 for another canteen
@@ -235,7 +213,6 @@ def list_statements(
 
 
 def create(session: Session, *, actor: Principal, canteen_id: uuid.UUID, month: str) -> SettlementStatement:
-    require(actor, BUREAU, "无权创建结算单", "not allowed to create statements")
     canteen = get_canteen(session, actor=actor, canteen_id=canteen_id)
     m = parse_month(month)
     exists = session.exec(
@@ -265,9 +242,9 @@ def create(session: Session, *, actor: Principal, canteen_id: uuid.UUID, month: 
     return row
 
 
-def run_checks(session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context) -> None:
-    require(actor, BUREAU, "无权运行核查", "not allowed to run checks")
-    _require_open(row)
+def run_checks(session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context) -> Computed:
+    """Recompute an open statement and its checks, recording the hash and time; the statement as computed."""
+    require_open(row)
     computed = compute(session, row=row, ctx=ctx)
     before = row.computed_hash
     row.computed_hash = statement_hash(computed.settlement.statement)
@@ -286,141 +263,29 @@ def run_checks(session: Session, *, actor: Principal, row: SettlementStatement, 
         after={"hash": row.computed_hash, "errors": counts["error"], "warnings": counts["warning"]},
         canteen_id=row.canteen_id,
     )
+    return computed
 
 
-def _decidable(computed: Computed) -> dict[str, tuple[Month, tuple[str, ...]]]:
-    """Meals a reviewer may decide in this statement -> (origin month, flags): held meals (this month's or an
-    earlier month's), undecided flagged sales of the month, and undecided sales of the month that an error check
-    names (two canteens, daily limit …: only a decision resolves those)."""
-    statement = computed.settlement.statement
-    out = {h.meal_id: (h.origin, h.flags) for h in statement.held if h.status == "held"}
-    named = {m for c in computed.settlement.checks if c.severity == "error" for m in c.evidence.meal_ids}
-    for f in computed.facts:
-        if f.kind != "sale" or f.decision is not None or f.meal_id in out:
-            continue
-        if f.flags or f.meal_id in named:
-            out[f.meal_id] = (Month.of(f.service_date), f.flags)
-    return out
-
-
-def _insert_decisions(
-    session: Session,
-    *,
-    actor: Principal,
-    row: SettlementStatement,
-    meal_ids: Sequence[str],
-    origins: dict[str, tuple[Month, tuple[str, ...]]],
-    decision: str,
-    note: str,
-    bulk_code: str | None,
-) -> None:
-    for mid in meal_ids:
-        session.add(
-            SettlementDecision(
-                meal_id=uuid.UUID(mid),
-                canteen_id=row.canteen_id,
-                origin_month=str(origins[mid][0]),
-                statement_id=row.id,
-                decision=decision,
-                note=note,
-                bulk_code=bulk_code,
-                decided_by=actor.name,
-                decided_by_id=actor.id,
-            )
-        )
-    try:
-        session.flush()
-    except sa.exc.IntegrityError:
-        raise Conflict(
-            "该餐次已有审核决定（决定是最终的）",
-            "the meal already has a decision (decisions are final)",
-            code="decision.exists",
-        ) from None
-
-
-def decide(
-    session: Session,
-    *,
-    actor: Principal,
-    row: SettlementStatement,
-    ctx: Context,
-    meal_id: uuid.UUID,
-    decision: Literal["accepted", "rejected"],
-    note: str,
-) -> SettlementDecision:
-    require(actor, PREPARERS, "无权审核餐次", "not allowed to decide on meals")
-    _require_open(row)
-    computed = compute(session, row=row, ctx=ctx)
-    decidable = _decidable(computed)
-    mid = str(meal_id)
-    if mid not in decidable:
-        if session.get(SettlementDecision, meal_id) is not None:
-            raise Conflict(
-                "该餐次已有审核决定（决定是最终的）",
-                "the meal already has a decision (decisions are final)",
-                code="decision.exists",
-            )
+def _correction_origin(row: SettlementStatement, *, ctx: Context, amount: int, text: str | None) -> Month:
+    """The earlier month a correction is for: upward corrections only within the configured window."""
+    origin = parse_month(text or "", "origin_month")
+    back = Month.parse(row.month).index() - origin.index()
+    if back <= 0:
         raise Invalid.field(
-            "meal_id",
-            "decision.not_flagged",
-            "此餐次不是本结算单中待审核的标记餐次",
-            "the meal is not a flagged meal awaiting a decision in this statement",
+            "origin_month",
+            "correction.not_earlier",
+            "调整只能针对更早的月份",
+            "a correction is for an earlier month",
         )
-    _insert_decisions(
-        session, actor=actor, row=row, meal_ids=[mid], origins=decidable, decision=decision, note=note, bulk_code=None
-    )
-    _back_to_draft(row, session)
-    audit.record(
-        session,
-        actor=actor,
-        action="settlement.decide",
-        object_type="meal",
-        object_id=mid,
-        after={
-            "statement_id": str(row.id),
-            "decision": decision,
-            "note": note,
-            "origin_month": str(decidable[mid][0]),
-            "flags": list(decidable[mid][1]),
-        },
-        canteen_id=row.canteen_id,
-    )
-    found = session.get(SettlementDecision, meal_id)
-    assert found is not None
-    return found
-
-
-def decide_bulk(
-    session: Session,
-    *,
-    actor: Principal,
-    row: SettlementStatement,
-    ctx: Context,
-    code: str,
-    decision: Literal["accepted", "rejected"],
-    note: str,
-) -> list[str]:
-    """Decide every undecided meal of this statement that carries flag ``code``; one audit entry lists them."""
-    require(actor, PREPARERS, "无权审核餐次", "not allowed to decide on meals")
-    _require_open(row)
-    computed = compute(session, row=row, ctx=ctx)
-    decidable = _decidable(computed)
-    ids = sorted(mid for mid, (_, flags) in decidable.items() if code in flags)
-    if ids:
-        _insert_decisions(
-            session, actor=actor, row=row, meal_ids=ids, origins=decidable, decision=decision, note=note, bulk_code=code
+    window = ctx.config.upward_window_months
+    if amount > 0 and window is not None and back > window:
+        raise Invalid.field(
+            "amount",
+            "correction.upward_window",
+            f"向上调整只能针对 {window} 个月内的月份（向下调整不限）",
+            f"upward corrections only for months up to {window} back (downward ones always)",
         )
-        _back_to_draft(row, session)
-    audit.record(
-        session,
-        actor=actor,
-        action="settlement.decide_bulk",
-        object_type="settlement",
-        object_id=row.id,
-        after={"code": code, "decision": decision, "note": note, "meals": len(ids), "meal_ids": ids},
-        canteen_id=row.canteen_id,
-    )
-    return ids
+    return origin
 
 
 def add_line(
@@ -434,28 +299,8 @@ def add_line(
     note: str,
     origin_month: str | None = None,
 ) -> SettlementLine:
-    require(actor, PREPARERS, "无权录入结算项", "not allowed to enter statement lines")
-    _require_open(row)
-    origin: Month | None = None
-    if kind == "correction":
-        origin = parse_month(origin_month or "", "origin_month")
-        month = Month.parse(row.month)
-        back = month.index() - origin.index()
-        if back <= 0:
-            raise Invalid.field(
-                "origin_month",
-                "correction.not_earlier",
-                "调整只能针对更早的月份",
-                "a correction is for an earlier month",
-            )
-        window = ctx.config.upward_window_months
-        if amount > 0 and window is not None and back > window:
-            raise Invalid.field(
-                "amount",
-                "correction.upward_window",
-                f"向上调整只能针对 {window} 个月内的月份（向下调整不限）",
-                f"upward corrections only for months up to {window} back (downward ones always)",
-            )
+    require_open(row)
+    origin = None if kind != "correction" else _correction_origin(row, ctx=ctx, amount=amount, text=origin_month)
     number = session.execute(
         sa.select(sa.func.coalesce(sa.func.max(col(SettlementLine.line_no)), 0)).where(
             col(SettlementLine.statement_id) == row.id
@@ -477,7 +322,7 @@ def add_line(
         raise Conflict(
             "同时录入了另一项，请重试", "another line was entered at the same time: retry", code="line.race"
         ) from None
-    _back_to_draft(row, session)
+    back_to_draft(row, session)
     audit.record(
         session,
         actor=actor,
@@ -490,22 +335,8 @@ def add_line(
     return line
 
 
-def add_notes(
-    session: Session,
-    *,
-    actor: Principal,
-    row: SettlementStatement,
-    ctx: Context,
-    key: str | None,
-    code: str | None,
-    note: str,
-) -> list[str]:
-    """A note on one warning (``key``) or on every current warning of a check (``code``)."""
-    require(actor, NOTERS, "无权填写核查说明", "not allowed to note checks")
-    _require_open(row)
-    if (key is None) == (code is None):
-        raise Invalid.field("key", "note.target", "请给出 key 或 code 之一", "give exactly one of key and code")
-    computed = compute(session, row=row, ctx=ctx)
+def _warning_keys(computed: Computed, *, key: str | None, code: str | None) -> list[str]:
+    """The warnings a note on ``key`` (one check result) or ``code`` (every result of a check) goes on."""
     checks = computed.settlement.checks
     targets = [c for c in checks if (c.key == key if key is not None else c.code == code)]
     if not targets:
@@ -523,7 +354,24 @@ def add_notes(
             "错误不能靠说明放行，须先处理（审核相关餐次或更正）",
             "an error is not passed by a note: resolve it (decide its meals or correct)",
         )
-    keys = sorted(c.key for c in targets if c.severity == "warning")
+    return sorted(c.key for c in targets if c.severity == "warning")
+
+
+def add_notes(
+    session: Session,
+    *,
+    actor: Principal,
+    row: SettlementStatement,
+    ctx: Context,
+    key: str | None,
+    code: str | None,
+    note: str,
+) -> list[str]:
+    """A note on one warning (``key``) or on every current warning of a check (``code``)."""
+    require_open(row)
+    if (key is None) == (code is None):
+        raise Invalid.field("key", "note.target", "请给出 key 或 code 之一", "give exactly one of key and code")
+    keys = _warning_keys(compute(session, row=row, ctx=ctx), key=key, code=code)
     existing = {
         n.check_key: n
         for n in session.exec(
@@ -539,7 +387,7 @@ def add_notes(
         else:
             old.note, old.noted_by, old.noted_at = note, actor.name, utcnow()
             session.add(old)
-    _back_to_draft(row, session)
+    back_to_draft(row, session)
     audit.record(
         session,
         actor=actor,
@@ -565,9 +413,9 @@ def _verdict_or_conflict(computed: Computed, what_zh: str, what_en: str) -> None
         )
 
 
-def review(session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context) -> None:
-    require(actor, REVIEWERS, "无权复核结算单", "not allowed to review statements")
-    _require_open(row)
+def review(session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context) -> Computed:
+    """draft -> reviewed: no error, a note on every warning; the statement as reviewed."""
+    require_open(row)
     if row.state != "draft":
         raise Conflict("结算单已复核", "the statement is already reviewed", code="settlement.state")
     computed = compute(session, row=row, ctx=ctx)
@@ -587,11 +435,12 @@ def review(session: Session, *, actor: Principal, row: SettlementStatement, ctx:
         after={"state": "reviewed", "hash": row.computed_hash},
         canteen_id=row.canteen_id,
     )
+    return computed
 
 
-def close(session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context) -> None:
-    require(actor, REVIEWERS, "无权关账", "not allowed to close statements")
-    _require_open(row)
+def _refuse_close(session: Session, row: SettlementStatement) -> None:
+    """Only a reviewed statement of an ended month closes, and only after every earlier month of its canteen."""
+    require_open(row)
     if row.state != "reviewed":
         raise Conflict("结算单须先复核才能关账", "a statement is reviewed before it closes", code="settlement.state")
     month = Month.parse(row.month)
@@ -612,11 +461,18 @@ def close(session: Session, *, actor: Principal, row: SettlementStatement, ctx: 
             f"close the earlier {earlier.month} statement first",
             code="settlement.earlier_open",
         )
+
+
+def close(session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context) -> bool:
+    """reviewed -> closed: the canonical bytes and their hash are stored. What closes is what a reviewer saw: a
+    statement that changed since (late meals, new flags) goes back to draft instead, audited, and this answers
+    False; the caller commits that step and answers :class:`ChangedSinceReview`."""
+    _refuse_close(session, row)
     now = utcnow()
     computed = compute(session, row=row, ctx=ctx)
     statement = computed.settlement.statement
     digest = statement_hash(statement)
-    if digest != row.computed_hash:  # what closes is what a reviewer saw, or it goes back to them
+    if digest != row.computed_hash:
         row.state, row.updated_at = "draft", now
         session.add(row)
         audit.record(
@@ -629,13 +485,11 @@ def close(session: Session, *, actor: Principal, row: SettlementStatement, ctx: 
             after={"state": "draft", "hash": digest},
             canteen_id=row.canteen_id,
         )
-        raise ChangedSinceReview
+        return False
     _verdict_or_conflict(computed, "关账", "close")
-    body = statement_bytes(statement)
     row.state = "closed"
-    row.body = body.decode()
-    row.content_hash = digest
-    row.computed_hash = digest
+    row.body = statement_bytes(statement).decode()
+    row.content_hash = row.computed_hash = digest
     row.checks = check_dicts(computed.settlement.checks, computed.notes)
     row.closed_by, row.closed_at, row.updated_at = actor.name, now, now
     session.add(row)
@@ -656,6 +510,7 @@ def close(session: Session, *, actor: Principal, row: SettlementStatement, ctx: 
         after={"state": "closed", "hash": digest, "payable": statement.totals.payable},
         canteen_id=row.canteen_id,
     )
+    return True
 
 
 def months_between(first: Month, last: Month) -> list[Month]:
@@ -669,25 +524,3 @@ def months_between(first: Month, last: Month) -> list[Month]:
             "to_month", "month.span", f"最多 {MAX_SUMMARY_MONTHS} 个月", f"at most {MAX_SUMMARY_MONTHS} months"
         )
     return out
-
-
-def require_bureau(actor: Principal) -> None:
-    require(actor, BUREAU, "仅限民政局工作人员", "bureau staff only")
-
-
-def load_for(
-    session: Session,
-    *,
-    actor: Principal,
-    statement_id: uuid.UUID,
-    roles: frozenset[Role],
-    category_key: str,
-    config: SettlementConfig,
-    write: bool = False,
-) -> tuple[SettlementStatement, Context]:
-    """The statement and its context, after checking the role (403) before the canteen (404)."""
-    require(actor, roles, "无权执行此结算操作", "not allowed to do this to statements")
-    row = get_row(session, actor=actor, statement_id=statement_id, for_update=write)
-    canteen = session.get(Canteen, row.canteen_id)
-    assert canteen is not None
-    return row, context(session, canteen, category_key=category_key, config=config)

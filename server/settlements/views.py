@@ -5,22 +5,29 @@ request's one :class:`~server.settlements.service.Computed`."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from ruyi.flags import flag_text
-from ruyi.settlement import CheckResult, Line, MealFact, Month, Statement, can_close, statement_hash
+from ruyi.settlement import CheckResult, Line, MealFact, Month, Statement, can_close, statement_bytes, statement_hash
 from server.auth.principal import Perm, Principal
 from server.canteens.tables import Canteen
 from server.errors import problem_dict
 from server.settlements.closed import verify_stored
 from server.settlements.facts import Context
+from server.settlements.schemas import (
+    BureauLineOut,
+    DecisionOut,
+    StatementOut,
+    StatementSummaryOut,
+    body_of,
+)
 from server.settlements.tables import SettlementDecision, SettlementLine, SettlementStatement
 
 if TYPE_CHECKING:
@@ -65,22 +72,6 @@ def mask(statement: Statement, category_tiers: frozenset[str]) -> Statement:
 
 def sees_categories(actor: Principal) -> bool:
     return actor.can(Perm.CATEGORIES_READ)
-
-
-@dataclass(frozen=True)
-class View:
-    row: SettlementStatement
-    canteen: Canteen
-    statement: Statement
-    """As the caller may see it (masked for callers without categories.read)."""
-    hash: str
-    """The stored hash (closed) or the hash of the statement as computed now."""
-    checks: list[dict[str, Any]]
-    flagged: list[dict[str, Any]]
-    lines: list[SettlementLine]
-    decisions: list[SettlementDecision]
-    can_close: bool
-    problems: list[dict[str, str]]
 
 
 def check_dicts(checks: Sequence[CheckResult], notes: dict[str, str]) -> list[dict[str, Any]]:
@@ -155,11 +146,11 @@ def _decisions(session: Session, statement_id: uuid.UUID) -> list[SettlementDeci
     )
 
 
-def view(
+def statement_out(
     session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context, computed: Computed | None
-) -> View:
-    """What the caller sees of ``row``: a closed one as stored, an open one as ``computed`` (by the request's
-    one computation)."""
+) -> StatementOut:
+    """What the caller sees of ``row``: a closed one as stored, an open one as ``computed`` (the request's one
+    computation), masked for callers without ``categories.read``."""
     canteen = session.get(Canteen, row.canteen_id)
     assert canteen is not None
     if computed is None:
@@ -177,17 +168,35 @@ def view(
         allowed, problems = verdict.allowed, [problem_dict(p) for p in verdict.problems]
     if not sees_categories(actor):
         statement = mask(statement, ctx.category_tiers)
-    return View(
-        row=row,
-        canteen=canteen,
-        statement=statement,
+    return StatementOut(
+        **summary_out(row).model_dump(),
+        canteen_code=canteen.code,
+        canteen_name=canteen.name,
         hash=digest,
+        statement=body_of(json.loads(statement_bytes(statement))),
         checks=checks,
         flagged=flagged,
-        lines=bureau_lines(session, row.id),
-        decisions=_decisions(session, row.id),
+        bureau_lines=[line_out(x) for x in bureau_lines(session, row.id)],
+        decisions=[DecisionOut.model_validate(d, from_attributes=True) for d in _decisions(session, row.id)],
         can_close=allowed,
         problems=problems,
+    )
+
+
+def summary_out(row: SettlementStatement) -> StatementSummaryOut:
+    return StatementSummaryOut.model_validate(row, from_attributes=True)
+
+
+def line_out(line: SettlementLine) -> BureauLineOut:
+    return BureauLineOut(
+        id=line.id,
+        line_id=line.line_id,
+        kind="construction" if line.kind == "construction" else "correction",
+        origin_month=line.origin_month,
+        amount=line.amount,
+        note=line.note,
+        created_by=line.created_by,
+        created_at=line.created_at,
     )
 
 
