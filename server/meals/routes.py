@@ -10,6 +10,7 @@ from server.db import SessionDep
 from server.errors import responses
 from server.meals import service
 from server.meals.schemas import MealFlagOut
+from server.settlements.months import MonthQuery
 
 router = APIRouter(tags=["meals"])
 
@@ -20,7 +21,7 @@ def list_meal_flags(
     actor: MealFlagReader,
     session: SessionDep,
     canteen_id: uuid.UUID | None = None,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    month: MonthQuery | None = None,
     code: Annotated[str | None, Query(max_length=32)] = None,
     include_resolved: bool = False,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = 200,

@@ -4,7 +4,6 @@ own."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -15,18 +14,9 @@ from server.canteens.service import get_canteen
 from server.errors import Invalid
 from server.meals.schemas import MealFlagOut
 from server.meals.tables import Meal, MealFlag
+from server.settlements.months import parse_month
 
 MAX_LIMIT = 1000
-
-
-def month_range(month: str) -> tuple[date, date]:
-    """``YYYY-MM`` -> [first day, first day of the next month)."""
-    try:
-        first = date.fromisoformat(f"{month}-01")
-    except ValueError:
-        raise Invalid.field("month", "month.format", "月份格式应为 YYYY-MM", "month must be YYYY-MM") from None
-    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return first, nxt
 
 
 def list_flags(
@@ -51,7 +41,8 @@ def list_flags(
     if scope is not None:
         stmt = stmt.where(col(MealFlag.canteen_id) == scope)
     if month is not None:
-        first, nxt = month_range(month)
+        m = parse_month(month)
+        first, nxt = m.first_day, m.next().first_day
         stmt = stmt.where(col(MealFlag.service_date) >= first, col(MealFlag.service_date) < nxt)
     if code is not None:
         stmt = stmt.where(col(MealFlag.code) == code)

@@ -40,6 +40,7 @@ from server.meals.tables import Meal, MealElderDay, MealFlag
 from server.settlements import service
 from server.settlements.closed import late_months, verify_stored
 from server.settlements.facts import Context, context
+from server.settlements.months import months_between, parse_month
 from server.settlements.schemas import SummaryOut, SummaryRow
 from server.settlements.tables import ClosedMonth, SettlementDecision, SettlementLine, SettlementStatement
 
@@ -109,9 +110,7 @@ def summary(
     session: Session, *, from_month: str, to_month: str, category_key: str, config: SettlementConfig
 ) -> SummaryOut:
     """City-wide: each canteen's figures for each month from ``from_month`` to ``to_month``, and their sums."""
-    months = service.months_between(
-        service.parse_month(from_month, "from_month"), service.parse_month(to_month, "to_month")
-    )
+    months = months_between(parse_month(from_month, "from_month"), parse_month(to_month, "to_month"))
     rows = [
         SummaryRow(
             canteen_id=e.canteen.id,

@@ -24,6 +24,7 @@ from server.settlements.dependencies import (
     target,
 )
 from server.settlements.exports import XLSX_TYPE, programme_xlsx, statement_xlsx, summary_xlsx
+from server.settlements.months import MonthQuery, parse_month
 from server.settlements.programme import programme_json, programme_month
 from server.settlements.programme import summary as city_summary
 from server.settlements.schemas import (
@@ -45,7 +46,6 @@ from server.settlements.views import line_out, statement_out, summary_out
 
 router = APIRouter(tags=["settlements"])
 
-MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])]
 CSV_TYPE = "text/csv; charset=utf-8"
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -239,7 +239,7 @@ def export_programme(
 ) -> Response:
     """The whole programme for one month: one row of totals per canteen (closed statements as stored, with
     their hash; open ones computed now, without one) and a total row (bureau staff)."""
-    m = service.parse_month(month)
+    m = parse_month(month)
     entries = programme_month(session, month=m, category_key=settings.category_key, config=config)
     name = f"programme-{m}"
     if fmt == "csv":

@@ -37,6 +37,7 @@ from server.settlements.closed import prior_months, verify_stored
 from server.settlements.facts import CheckInputs, Context, check_inputs
 from server.settlements.facts import context as context  # noqa: PLC0414 integrator: remove after merge (bench)
 from server.settlements.facts import month_facts as month_facts  # noqa: PLC0414 integrator: remove after merge (bench)
+from server.settlements.months import parse_month
 from server.settlements.tables import (
     ClosedMonth,
     SettlementLine,
@@ -46,7 +47,6 @@ from server.settlements.tables import (
 from server.settlements.views import bureau_lines, check_dicts, mask, sees_categories
 
 DEFAULT_CONFIG = SettlementConfig(upward_window_months=3)
-MAX_SUMMARY_MONTHS = 24
 
 State = Literal["draft", "reviewed", "closed"]
 
@@ -61,19 +61,6 @@ class ChangedSinceReview(Conflict):
             "the statement changed after it was reviewed (new meals or flags): back to draft, review it again",
             code="settlement.changed_since_review",
         )
-
-
-def parse_month(text: str, path: str = "month") -> Month:
-    """``YYYY-MM`` between 1900 and 2999 (anything else is not a settlement month)."""
-    try:
-        month = Month.parse(text)
-    except ValueError:
-        month = None
-    if month is None or not 1900 <= month.year <= 2999:
-        raise Invalid.field(
-            path, "month.format", "月份格式应为 YYYY-MM（1900–2999年）", "month must be YYYY-MM (1900-2999)"
-        )
-    return month
 
 
 def get_row(
@@ -511,16 +498,3 @@ def close(session: Session, *, actor: Principal, row: SettlementStatement, ctx: 
         canteen_id=row.canteen_id,
     )
     return True
-
-
-def months_between(first: Month, last: Month) -> list[Month]:
-    if last < first:
-        raise Invalid.field("to_month", "month.order", "结束月份早于开始月份", "to_month is before from_month")
-    out = [first]
-    while out[-1] < last:
-        out.append(out[-1].next())
-    if len(out) > MAX_SUMMARY_MONTHS:
-        raise Invalid.field(
-            "to_month", "month.span", f"最多 {MAX_SUMMARY_MONTHS} 个月", f"at most {MAX_SUMMARY_MONTHS} months"
-        )
-    return out
