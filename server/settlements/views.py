@@ -8,7 +8,7 @@ import dataclasses
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,8 @@ from server.settlements.facts import Context
 from server.settlements.schemas import (
     BureauLineOut,
     DecisionOut,
+    FlaggedMealOut,
+    FlagText,
     StatementOut,
     StatementSummaryOut,
     body_of,
@@ -92,48 +94,49 @@ def check_dicts(checks: Sequence[CheckResult], notes: dict[str, str]) -> list[di
     ]
 
 
-def _flagged(statement: Statement, facts: Sequence[MealFact]) -> list[dict[str, Any]]:
-    held = {h.meal_id: h for h in statement.held}
+def _flag_texts(codes: Sequence[str]) -> list[FlagText]:
+    return [FlagText(code=c, zh=flag_text(c, "zh"), en=flag_text(c, "en")) for c in codes]
+
+
+def _standing(statement: Statement) -> Callable[[str], str]:
+    """A flagged sale's status in the statement: held/rejected/window_expired, paid, voided or other."""
+    held = {h.meal_id: h.status for h in statement.held}
     paid = {m for line in statement.lines for m in line.meal_ids}
     voided = {sale for sale, _ in statement.voided}
-    out: dict[str, dict[str, Any]] = {}
+    return lambda m: held.get(m) or ("paid" if m in paid else "voided" if m in voided else "other")
+
+
+def _flagged(statement: Statement, facts: Sequence[MealFact]) -> list[FlaggedMealOut]:
+    """The statement's flagged sales (with their standing in it) and its held meals, by origin month."""
+    status = _standing(statement)
+    out: dict[str, FlaggedMealOut] = {}
     for f in facts:
-        if not f.flags or f.kind != "sale":
-            continue
-        status = (
-            held[f.meal_id].status
-            if f.meal_id in held
-            else "paid"
-            if f.meal_id in paid
-            else "voided"
-            if f.meal_id in voided
-            else "other"
-        )
-        out[f.meal_id] = {
-            "meal_id": f.meal_id,
-            "origin_month": str(Month.of(f.service_date)),
-            "service_date": f.service_date.isoformat(),
-            "slot": f.slot,
-            "elder_id": f.elder_id,
-            "subsidy": f.subsidy,
-            "status": status,
-            "decision": f.decision,
-            "flags": [{"code": c, "zh": flag_text(c, "zh"), "en": flag_text(c, "en")} for c in f.flags],
-        }
+        if f.flags and f.kind == "sale":
+            out[f.meal_id] = FlaggedMealOut(
+                meal_id=f.meal_id,
+                origin_month=str(Month.of(f.service_date)),
+                service_date=f.service_date.isoformat(),
+                slot=f.slot,
+                elder_id=f.elder_id,
+                subsidy=f.subsidy,
+                status=status(f.meal_id),
+                decision=f.decision,
+                flags=_flag_texts(f.flags),
+            )
     for h in statement.held:
         if h.meal_id not in out:
-            out[h.meal_id] = {
-                "meal_id": h.meal_id,
-                "origin_month": str(h.origin),
-                "service_date": h.service_date.isoformat(),
-                "slot": h.slot,
-                "elder_id": h.elder_id,
-                "subsidy": h.subsidy,
-                "status": h.status,
-                "decision": "rejected" if h.status == "rejected" else None,
-                "flags": [{"code": c, "zh": flag_text(c, "zh"), "en": flag_text(c, "en")} for c in h.flags],
-            }
-    return sorted(out.values(), key=lambda d: (d["origin_month"], d["meal_id"]))
+            out[h.meal_id] = FlaggedMealOut(
+                meal_id=h.meal_id,
+                origin_month=str(h.origin),
+                service_date=h.service_date.isoformat(),
+                slot=h.slot,
+                elder_id=h.elder_id,
+                subsidy=h.subsidy,
+                status=h.status,
+                decision="rejected" if h.status == "rejected" else None,
+                flags=_flag_texts(h.flags),
+            )
+    return sorted(out.values(), key=lambda d: (d.origin_month, d.meal_id))
 
 
 def _decisions(session: Session, statement_id: uuid.UUID) -> list[SettlementDecision]:
