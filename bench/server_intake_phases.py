@@ -28,7 +28,7 @@ from tests.server.pgcluster import throwaway_cluster
 PHASES = {
     service: ("_lock_terminal", "load_book", "canonical_bytes", "_meal_row", "_insert_meals", "_chain_flags",
               "time_flags", "sale_flags", "void_flags", "_store_flags", "_advance"),
-    intake: ("elder_day_meals", "quote", "_limit_flags"),
+    intake: ("elder_day_meals", "quote", "limit_flags"),
     rollups: ("apply_intake",),
 }  # fmt: skip
 

@@ -39,6 +39,18 @@ class Perm(enum.StrEnum):
     STAFF_MANAGE = "staff.manage"
     CATEGORIES_READ = "categories.read"
     """See which categories (低保, 特困 …) an elder holds. Never canteen-scoped callers (DESIGN §4.8)."""
+    SETTLEMENTS_READ = "settlements.read"
+    """Statements and their exports (a canteen manager: their canteen's)."""
+    SETTLEMENTS_CHECK = "settlements.check"
+    """Open statements, run their checks, note warnings."""
+    SETTLEMENTS_PREPARE = "settlements.prepare"
+    """Enter construction lines and corrections, decide flagged meals."""
+    SETTLEMENTS_REVIEW = "settlements.review"
+    """Review and close statements."""
+    SETTLEMENTS_PROGRAMME = "settlements.programme"
+    """The whole programme's month and the city-wide summary."""
+    MEAL_FLAGS_READ = "meal_flags.read"
+    """The flags intake put on meals (a canteen manager: their canteen's)."""
 
 
 _READ = frozenset(
@@ -51,12 +63,23 @@ _READ = frozenset(
         Perm.CATEGORIES_READ,
     }
 )
+_BUREAU = frozenset({Perm.SETTLEMENTS_READ, Perm.SETTLEMENTS_CHECK, Perm.SETTLEMENTS_PROGRAMME, Perm.MEAL_FLAGS_READ})
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.BUREAU_ADMIN: frozenset(Perm),
-    Role.BUREAU_OPERATOR: _READ | {Perm.ELDERS_READ_FULL, Perm.ELDERS_WRITE, Perm.CARDS_WRITE, Perm.QUOTES_PREVIEW},
-    Role.BUREAU_AUDITOR: _READ | {Perm.AUDIT_READ, Perm.QUOTES_PREVIEW},
+    Role.BUREAU_OPERATOR: _READ
+    | _BUREAU
+    | {Perm.ELDERS_READ_FULL, Perm.ELDERS_WRITE, Perm.CARDS_WRITE, Perm.QUOTES_PREVIEW, Perm.SETTLEMENTS_PREPARE},
+    Role.BUREAU_AUDITOR: _READ | _BUREAU | {Perm.AUDIT_READ, Perm.QUOTES_PREVIEW, Perm.SETTLEMENTS_REVIEW},
     Role.CANTEEN_MANAGER: frozenset(
-        {Perm.ELDERS_READ, Perm.CANTEENS_READ, Perm.MENUS_WRITE, Perm.TERMINALS_READ, Perm.RULES_READ}
+        {
+            Perm.ELDERS_READ,
+            Perm.CANTEENS_READ,
+            Perm.MENUS_WRITE,
+            Perm.TERMINALS_READ,
+            Perm.RULES_READ,
+            Perm.SETTLEMENTS_READ,
+            Perm.MEAL_FLAGS_READ,
+        }
     ),
     Role.TERMINAL: frozenset({Perm.CANTEENS_READ, Perm.RULES_READ}),
 }

@@ -5,11 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.auth.dependencies import CurrentStaff
+from server.auth.dependencies import MealFlagReader
 from server.db import SessionDep
 from server.errors import responses
 from server.meals import service
 from server.meals.schemas import MealFlagOut
+from server.settlements.months import MonthQuery
 
 router = APIRouter(tags=["meals"])
 
@@ -17,10 +18,10 @@ router = APIRouter(tags=["meals"])
 @router.get("/meal-flags", response_model=list[MealFlagOut], responses=responses(401, 403, 404, 422))
 def list_meal_flags(
     *,
-    actor: CurrentStaff,
+    actor: MealFlagReader,
     session: SessionDep,
     canteen_id: uuid.UUID | None = None,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    month: MonthQuery | None = None,
     code: Annotated[str | None, Query(max_length=32)] = None,
     include_resolved: bool = False,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = 200,

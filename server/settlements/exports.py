@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,15 @@ from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from ruyi.export import ADJUSTMENT_TEXT, BASIS_TEXT, HELD_TEXT, ProgrammeRow, programme_total
+from ruyi.export import (
+    ADJUSTMENT_TEXT,
+    BASIS_TEXT,
+    HELD_TEXT,
+    PROGRAMME_COLUMNS,
+    STATEMENT_COLUMNS,
+    ProgrammeRow,
+    programme_total,
+)
 from ruyi.flags import FLAG_TEXT
 from ruyi.rules import SLOT_TEXT
 from ruyi.settlement import Statement, statement_hash
@@ -81,138 +89,119 @@ def _new() -> Workbook:
     return wb
 
 
-def statement_xlsx(s: Statement, *, canteen_code: str, canteen_name: str, state: str) -> bytes:
-    """One canteen's month: summary, meal lines, operating subsidy by day, construction and adjustments, held
-    meals. The summary ends with the content hash of the statement exported."""
-    wb = _new()
-    t = s.totals
-    summary: list[tuple[str, str, Any, bool]] = [
-        ("食堂编号", "canteen_code", canteen_code, False),
-        ("食堂", "canteen_name", canteen_name, False),
-        ("食堂ID", "canteen_id", s.canteen_id, False),
-        ("月份", "month", str(s.month), False),
-        ("状态", "state", state, False),
-        ("补贴项目", "programme", s.programme, False),
-        ("餐数", "meals", t.meals, False),
-        ("补贴餐数", "subsidised_meals", t.subsidised_meals, False),
-        ("就餐老人数", "elders", t.elders, False),
-        ("老人人天", "elder_days", t.elder_days, False),
-        ("餐费金额", "price_fen", t.price, True),
-        ("老人补贴", "elder_subsidy_fen", t.elder_subsidy, True),
-        ("个人自付", "elder_pays_fen", t.elder_pays, True),
-        ("运营补贴(封顶前)", "operating_gross_fen", t.operating_gross, True),
-        ("封顶扣减", "operating_cap_reduction_fen", t.operating_cap_reduction, True),
-        ("运营补贴", "operating_fen", t.operating, True),
-        ("建设补贴", "construction_fen", t.construction, True),
-        ("调整金额", "adjustments_fen", t.adjustments, True),
-        ("应付金额", "payable_fen", t.payable, True),
-        ("暂缓餐数", "held_meals", t.held_meals, False),
-        ("暂缓补贴", "held_subsidy_fen", t.held_subsidy, True),
-        ("格式", "format", s.format, False),
-        ("内容哈希", "statement_hash", statement_hash(s), False),
+_AMOUNTS = frozenset(
+    {"price", "elder_subsidy", "elder_pays", "operating_gross", "operating_cap_reduction", "operating",
+     "construction", "adjustments", "payable", "held_subsidy"}
+)  # fmt: skip
+_LABELS = {en: zh for zh, en in PROGRAMME_COLUMNS} | {
+    "canteen_code": "食堂编号",
+    "canteen_name": "食堂",
+    "canteen_id": "食堂ID",
+    "programme": "补贴项目",
+    "operating_cap_reduction": "封顶扣减",
+    "format": "格式",
+}
+"""Chinese labels by key: the programme CSV's, and the few fields only the XLSX files show."""
+
+
+def _columns(labels: Mapping[str, str], keys: Sequence[str]) -> tuple[Column, ...]:
+    """Columns named as in the CSV exports; amounts (in fen here) get the ``_fen`` key."""
+    return tuple((labels[k], f"{k}_fen" if k in _AMOUNTS else k, k in _AMOUNTS) for k in keys)
+
+
+_LINE_COLUMNS = _columns(
+    {en: zh for zh, en in STATEMENT_COLUMNS} | {"tier": "补贴档次"},
+    ("day", "slot", "tier", "meals", "elders", "price", "elder_subsidy", "elder_pays"),
+)
+_OPERATING_COLUMNS: tuple[Column, ...] = (
+    ("日期", "day", False),
+    ("规则版本", "rule_version", False),
+    ("计算方式", "basis", False),
+    ("数量", "units", False),
+    ("单价", "amount_each_fen", True),
+    ("封顶前", "gross_fen", True),
+    ("月封顶", "cap_fen", True),
+    ("实付", "paid_fen", True),
+)
+_BUREAU_COLUMNS: tuple[Column, ...] = (
+    ("类别", "kind", False),
+    ("原属月份", "origin_month", False),
+    ("编号", "line_id", False),
+    ("说明", "note", False),
+    ("餐数", "meals", False),
+    ("金额", "amount_fen", True),
+)
+_HELD_COLUMNS: tuple[Column, ...] = (
+    ("餐次编号", "meal_id", False),
+    ("原属月份", "origin_month", False),
+    ("日期", "day", False),
+    ("餐次", "slot", False),
+    ("状态", "status", False),
+    ("原因", "reasons", False),
+    ("补贴", "subsidy_fen", True),
+)
+_TOTALS_SHOWN = ("meals", "subsidised_meals", "elders", "elder_days", "price", "elder_subsidy", "elder_pays",
+                 "operating_gross", "operating_cap_reduction", "operating", "construction", "adjustments", "payable",
+                 "held_meals", "held_subsidy")  # fmt: skip
+
+
+def _summary_sheet(wb: Workbook, s: Statement, *, canteen_code: str, canteen_name: str, state: str) -> None:
+    """(label, key, value) per figure, ending with the content hash of the statement exported."""
+    items: list[tuple[str, Any]] = [
+        ("canteen_code", canteen_code),
+        ("canteen_name", canteen_name),
+        ("canteen_id", s.canteen_id),
+        ("month", str(s.month)),
+        ("state", state),
+        ("programme", s.programme),
+        *((k, getattr(s.totals, k)) for k in _TOTALS_SHOWN),
+        ("format", s.format),
+        ("statement_hash", statement_hash(s)),
     ]
     ws = _sheet(wb, "汇总", (("项目", "item", False), ("键", "key", False), ("值", "value", False)), [])
-    for zh, key, value, fen in summary:
+    for (zh, key, fen), (_, value) in zip(_columns(_LABELS, [k for k, _ in items]), items, strict=True):
         ws.append([zh, key, value])
         if fen:
             ws.cell(row=ws.max_row, column=3).number_format = YUAN_FORMAT
-    _sheet(
-        wb,
-        "就餐补贴",
-        (
-            ("日期", "day", False),
-            ("餐次", "slot", False),
-            ("补贴档次", "tier", False),
-            ("餐数", "meals", False),
-            ("人数", "elders", False),
-            ("餐费金额", "price_fen", True),
-            ("老人补贴", "elder_subsidy_fen", True),
-            ("个人自付", "elder_pays_fen", True),
-        ),
-        (
-            (x.day.isoformat(), SLOT_TEXT[x.slot][0], x.tier or "原价", x.meals, x.elders, x.price,
-             x.elder_subsidy, x.elder_pays)
-            for x in s.lines
-        ),
+
+
+def statement_xlsx(s: Statement, *, canteen_code: str, canteen_name: str, state: str) -> bytes:
+    """One canteen's month: summary, meal lines, operating subsidy by day, construction and adjustments, held
+    meals."""
+    wb = _new()
+    _summary_sheet(wb, s, canteen_code=canteen_code, canteen_name=canteen_name, state=state)
+    lines = (
+        (x.day.isoformat(), SLOT_TEXT[x.slot][0], x.tier or "原价", x.meals, x.elders, x.price,
+         x.elder_subsidy, x.elder_pays)
+        for x in s.lines
     )  # fmt: skip
-    _sheet(
-        wb,
-        "运营补贴",
-        (
-            ("日期", "day", False),
-            ("规则版本", "rule_version", False),
-            ("计算方式", "basis", False),
-            ("数量", "units", False),
-            ("单价", "amount_each_fen", True),
-            ("封顶前", "gross_fen", True),
-            ("月封顶", "cap_fen", True),
-            ("实付", "paid_fen", True),
-        ),
-        (
-            (d.day.isoformat(), d.rule_version, BASIS_TEXT[d.basis], d.units, d.amount_each, d.gross, d.cap, d.paid)
-            for d in s.operating
-        ),
+    _sheet(wb, "就餐补贴", _LINE_COLUMNS, lines)
+    days = (
+        (d.day.isoformat(), d.rule_version, BASIS_TEXT[d.basis], d.units, d.amount_each, d.gross, d.cap, d.paid)
+        for d in s.operating
     )
+    _sheet(wb, "运营补贴", _OPERATING_COLUMNS, days)
     rows: list[tuple[Any, ...]] = [("建设补贴", "", c.line_id, _text(c.note), 0, c.amount) for c in s.construction]
     rows += [
         (ADJUSTMENT_TEXT[a.kind], str(a.origin), a.line_id, _text(a.note), len(a.meal_ids), a.amount)
         for a in s.adjustments
     ]
-    _sheet(
-        wb,
-        "建设与调整",
-        (
-            ("类别", "kind", False),
-            ("原属月份", "origin_month", False),
-            ("编号", "line_id", False),
-            ("说明", "note", False),
-            ("餐数", "meals", False),
-            ("金额", "amount_fen", True),
-        ),
-        rows,
-    )
-    _sheet(
-        wb,
-        "暂缓与不予支付",
-        (
-            ("餐次编号", "meal_id", False),
-            ("原属月份", "origin_month", False),
-            ("日期", "day", False),
-            ("餐次", "slot", False),
-            ("状态", "status", False),
-            ("原因", "reasons", False),
-            ("补贴", "subsidy_fen", True),
-        ),
-        (
-            (h.meal_id, str(h.origin), h.service_date.isoformat(), SLOT_TEXT[h.slot][0], HELD_TEXT[h.status],
-             "、".join(FLAG_TEXT.get(f, (f, f))[0] for f in h.flags), h.subsidy)
-            for h in s.held
-        ),
+    _sheet(wb, "建设与调整", _BUREAU_COLUMNS, rows)
+    held = (
+        (h.meal_id, str(h.origin), h.service_date.isoformat(), SLOT_TEXT[h.slot][0], HELD_TEXT[h.status],
+         "、".join(FLAG_TEXT.get(f, (f, f))[0] for f in h.flags), h.subsidy)
+        for h in s.held
     )  # fmt: skip
+    _sheet(wb, "暂缓与不予支付", _HELD_COLUMNS, held)
     return workbook_bytes(wb)
 
 
-PROGRAMME_XLSX_COLUMNS: tuple[Column, ...] = (
-    ("食堂编号", "canteen_code", False),
-    ("食堂", "canteen_name", False),
-    ("月份", "month", False),
-    ("状态", "state", False),
-    ("餐数", "meals", False),
-    ("补贴餐数", "subsidised_meals", False),
-    ("就餐老人数", "elders", False),
-    ("老人人天", "elder_days", False),
-    ("餐费金额", "price_fen", True),
-    ("老人补贴", "elder_subsidy_fen", True),
-    ("个人自付", "elder_pays_fen", True),
-    ("运营补贴(封顶前)", "operating_gross_fen", True),
-    ("运营补贴", "operating_fen", True),
-    ("建设补贴", "construction_fen", True),
-    ("调整金额", "adjustments_fen", True),
-    ("应付金额", "payable_fen", True),
-    ("暂缓餐数", "held_meals", False),
-    ("暂缓补贴", "held_subsidy_fen", True),
-    ("内容哈希", "statement_hash", False),
-)
+PROGRAMME_XLSX_COLUMNS: tuple[Column, ...] = _columns(
+    _LABELS,
+    ("canteen_code", "canteen_name", "month", "state", "meals", "subsidised_meals", "elders", "elder_days", "price",
+     "elder_subsidy", "elder_pays", "operating_gross", "operating", "construction", "adjustments", "payable",
+     "held_meals", "held_subsidy", "statement_hash"),
+)  # fmt: skip
 
 
 def programme_xlsx(entries: Sequence[tuple[str, str, ProgrammeRow]]) -> bytes:

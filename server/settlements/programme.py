@@ -1,6 +1,6 @@
 """The whole programme's month: one row of totals per canteen (the programme exports and the city summary).
 
-- A **closed** statement gives its stored totals and hash (read back and checked: :func:`service.verify_stored`).
+- A **closed** statement gives its stored totals and hash (read back and checked: :func:`~.closed.verify_stored`).
 - An **open** month is summed from the daily rollups (``meal_elder_days``, :mod:`server.meals.rollups`) without
   reading a meal of it. In SQL: per canteen and day, the live sales' counts and amounts and the elders with a
   subsidised sale (rows of named elders with ``subsidised > 0``); per canteen, the distinct such elders of the
@@ -11,7 +11,7 @@
   monthly cap included) and every total come from :func:`ruyi.settlement.month_totals`, the function the full
   statement uses, with the bureau's construction lines and corrections.
 - A canteen with an earlier closed month that is settled in this one and saw something late
-  (:func:`service.late_months`, for all canteens at once) gets its full statement instead: its adjustments need
+  (:func:`~.closed.late_months`, for all canteens at once) gets its full statement instead: its adjustments need
   the meals.
 
 So every canteen's totals are its statement's, to the fen (tests compare them on random months). Open
@@ -31,13 +31,17 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from ruyi.export import ProgrammeRow
+from ruyi.export import ProgrammeRow, programme_total
 from ruyi.rules import RuleBook
-from ruyi.settlement import Month, PaidDay, SettlementConfig, Totals, month_totals
+from ruyi.settlement import Month, PaidDay, SettlementConfig, Totals, canonical_json, month_totals
 from server.canteens.tables import Canteen
 from server.meals import rollups
 from server.meals.tables import Meal, MealElderDay, MealFlag
 from server.settlements import service
+from server.settlements.closed import late_months, verify_stored
+from server.settlements.facts import Context, context
+from server.settlements.months import months_between, parse_month
+from server.settlements.schemas import SummaryOut, SummaryRow
 from server.settlements.tables import ClosedMonth, SettlementDecision, SettlementLine, SettlementStatement
 
 
@@ -61,7 +65,7 @@ def programme_month(
     for c in listed:
         row = rows.get(c.id)
         if row is not None and row.state == "closed":
-            totals[c.id] = service.verify_stored(row).totals
+            totals[c.id] = verify_stored(row).totals
     open_ = [c for c in listed if c.id not in totals]
     if open_:
         totals |= _open_totals(
@@ -76,6 +80,54 @@ def programme_month(
     return out
 
 
+def programme_json(month: Month, entries: Sequence[ProgrammeEntry]) -> bytes:
+    """The programme export's JSON: each canteen's state, hash and totals, and the total row (canonical bytes)."""
+    body = {
+        "month": str(month),
+        "canteens": [
+            {
+                "canteen_id": e.figures.canteen_id,
+                "canteen_code": e.canteen.code,
+                "canteen_name": e.canteen.name,
+                "state": e.figures.state,
+                "statement_hash": e.figures.statement_hash,
+                "totals": e.figures.totals,
+            }
+            for e in entries
+        ],
+        "total": programme_total(e.figures for e in entries),
+    }
+    return canonical_json(body)
+
+
+_SUMMED = ("meals", "subsidised_meals", "elder_days", "elder_subsidy", "operating", "construction", "adjustments",
+           "payable", "held_meals")  # fmt: skip
+"""The summary's totals (distinct elders do not add up across canteens)."""
+_SUMMARY_FIELDS = (*_SUMMED, "elders")
+
+
+def summary(
+    session: Session, *, from_month: str, to_month: str, category_key: str, config: SettlementConfig
+) -> SummaryOut:
+    """City-wide: each canteen's figures for each month from ``from_month`` to ``to_month``, and their sums."""
+    months = months_between(parse_month(from_month, "from_month"), parse_month(to_month, "to_month"))
+    rows = [
+        SummaryRow(
+            canteen_id=e.canteen.id,
+            canteen_code=e.canteen.code,
+            canteen_name=e.canteen.name,
+            month=str(m),
+            state=e.figures.state,
+            statement_hash=e.figures.statement_hash,
+            **{f: getattr(e.figures.totals, f) for f in _SUMMARY_FIELDS},
+        )
+        for m in months
+        for e in programme_month(session, month=m, category_key=category_key, config=config)
+    ]
+    totals = {k: sum(getattr(r, k) for r in rows) for k in _SUMMED}
+    return SummaryOut(from_month=from_month, to_month=to_month, rows=rows, totals=totals)
+
+
 def _open_totals(
     session: Session,
     *,
@@ -85,10 +137,10 @@ def _open_totals(
     category_key: str,
     config: SettlementConfig,
 ) -> dict[uuid.UUID, Totals]:
-    contexts: dict[str, service.Context] = {}
+    contexts: dict[str, Context] = {}
     for c in canteens:
         if c.programme not in contexts:
-            contexts[c.programme] = service.context(session, c, category_key=category_key, config=config)
+            contexts[c.programme] = context(session, c, category_key=category_key, config=config)
     lines: dict[uuid.UUID, list[SettlementLine]] = defaultdict(list)
     found = session.exec(
         select(SettlementLine)
@@ -107,7 +159,7 @@ def _open_totals(
     ):
         closed[canteen_id][Month.parse(m)] = at
     ids = {c.id for c in canteens}
-    late = service.late_months(
+    late = late_months(
         session, month=month, closed={k: v for k, v in closed.items() if k in ids}, info_flags=config.info_flags
     )
     out: dict[uuid.UUID, Totals] = {}
@@ -119,18 +171,9 @@ def _open_totals(
         if c.id not in late:
             summed[c.id] = (ctx.book, bureau)
             continue
-        facts = service.month_facts(session, month=month, tiers_map=ctx.tier_of_token, canteen_id=c.id)
         probe = row or SettlementStatement(id=uuid.UUID(int=0), canteen_id=c.id, month=str(month), created_by="")
-        out[c.id] = service.settle_statement(
-            session,
-            row=probe,
-            ctx=ctx,
-            month=month,
-            facts=facts.get(str(c.id), []),
-            lines=bureau,
-            prior=service.prior_months(session, ctx=ctx, canteen_id=c.id, months=late[c.id]),
-            with_checks=False,
-        ).statement.totals
+        computed = service.compute(session, row=probe, ctx=ctx, with_checks=False, lines=bureau, late=late[c.id])
+        out[c.id] = computed.settlement.statement.totals
     return out | rollup_totals(session, month=month, canteens=summed, info_flags=config.info_flags)
 
 

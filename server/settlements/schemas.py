@@ -8,7 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-MonthText = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+from server.errors import ProblemOut
+from server.settlements.months import MONTH_PATTERN
+
+MonthText = Field(pattern=MONTH_PATTERN, examples=["2026-10"])
 
 
 class StatementCreate(BaseModel):
@@ -213,13 +216,6 @@ class DecisionOut(BaseModel):
     bulk_code: str | None
     decided_by: str
     decided_at: datetime
-
-
-class ProblemOut(BaseModel):
-    path: str
-    code: str
-    zh: str
-    en: str
 
 
 class StatementOut(StatementSummaryOut):

@@ -28,7 +28,7 @@ from ruyi.pricing import WITHHOLD_REASONS, MealRequest, PriorMeal, Quote, quote
 from ruyi.reasons import Reason
 from ruyi.rules import RuleBook
 from ruyi.sync import MenuItem, card_key_digest
-from server.base import as_uuid as as_uuid  # noqa: PLC0414  integrator: remove the re-export after merge
+from server.base import as_uuid
 from server.canteens.tables import MenuItem as MenuRow
 from server.cards.tables import Card
 from server.elders.service import NOT_ELIGIBLE, profiles_of

@@ -19,15 +19,15 @@ from hypothesis import strategies as st
 from sqlmodel import Session, col
 
 from ruyi.settlement import Month
-from server.base import utcnow
+from server.base import as_uuid, utcnow
 from server.canteens.tables import Canteen
 from server.db import open_session
 from server.meals.rollups import rebuild
 from server.meals.tables import Meal, MealActivity, MealFlag
+from server.settlements.facts import context
 from server.settlements.programme import programme_month
-from server.settlements.service import DEFAULT_CONFIG, compute, context
+from server.settlements.service import DEFAULT_CONFIG, compute
 from server.settlements.tables import SettlementDecision, SettlementLine, SettlementStatement
-from server.sync.intake import as_uuid
 from tests.server.conftest import CATEGORY_KEY
 from tests.server.settlements.helpers import ZONE, S, at, close, create, last_month
 from tests.server.sync.helpers import World, terminal
