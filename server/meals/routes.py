@@ -10,7 +10,7 @@ from server.db import SessionDep
 from server.errors import responses
 from server.meals import service
 from server.meals.schemas import MealFlagOut
-from server.settlements.months import MonthQuery
+from server.months import MonthQuery
 
 router = APIRouter(tags=["meals"])
 

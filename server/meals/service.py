@@ -14,7 +14,7 @@ from server.canteens.service import get_canteen
 from server.errors import Invalid
 from server.meals.schemas import MealFlagOut
 from server.meals.tables import Meal, MealFlag
-from server.settlements.months import parse_month
+from server.months import parse_month
 
 MAX_LIMIT = 1000
 

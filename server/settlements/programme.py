@@ -37,10 +37,10 @@ from ruyi.settlement import Month, PaidDay, SettlementConfig, Totals, canonical_
 from server.canteens.tables import Canteen
 from server.meals import rollups
 from server.meals.tables import Meal, MealElderDay, MealFlag
+from server.months import months_between, parse_month
 from server.settlements import service
 from server.settlements.closed import late_months, verify_stored
 from server.settlements.facts import Context, context
-from server.settlements.months import months_between, parse_month
 from server.settlements.schemas import SummaryOut, SummaryRow
 from server.settlements.tables import ClosedMonth, SettlementDecision, SettlementLine, SettlementStatement
 

@@ -13,6 +13,7 @@ from ruyi.settlement import statement_bytes
 from server.auth.dependencies import ProgrammeReader, SettingsDep, SettlementChecker, SettlementReader
 from server.db import SessionDep
 from server.errors import responses
+from server.months import MonthQuery, parse_month
 from server.settlements import decisions, service
 from server.settlements.dependencies import (
     CheckTarget,
@@ -24,7 +25,6 @@ from server.settlements.dependencies import (
     target,
 )
 from server.settlements.exports import XLSX_TYPE, programme_xlsx, statement_xlsx, summary_xlsx
-from server.settlements.months import MonthQuery, parse_month
 from server.settlements.programme import programme_json, programme_month
 from server.settlements.programme import summary as city_summary
 from server.settlements.schemas import (

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from server.errors import ProblemOut
-from server.settlements.months import MONTH_PATTERN
+from server.months import MONTH_PATTERN
 
 MonthText = Field(pattern=MONTH_PATTERN, examples=["2026-10"])
 

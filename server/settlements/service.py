@@ -34,11 +34,11 @@ from server.auth.principal import Principal
 from server.base import local_today, utcnow
 from server.canteens.service import get_canteen
 from server.errors import Conflict, Invalid, NotFound, problem_dict
+from server.months import parse_month
 from server.settlements.closed import prior_months, verify_stored
 from server.settlements.facts import CheckInputs, Context, check_inputs
 from server.settlements.facts import context as context  # noqa: PLC0414 integrator: remove after merge (bench)
 from server.settlements.facts import month_facts as month_facts  # noqa: PLC0414 integrator: remove after merge (bench)
-from server.settlements.months import parse_month
 from server.settlements.tables import (
     ClosedMonth,
     SettlementLine,

@@ -1,6 +1,6 @@
 """Server areas import each other in one direction only (modelled on tests/ruyi/test_purity.py).
 
-Three layers sit below the areas and above none of them: the foundation modules (server/base.py, sql.py,
+Three layers sit below the areas and above none of them: the foundation modules (server/base.py, sql.py, months.py,
 config.py, errors.py, db.py), every area's ``tables.py`` (the schema: any area may read any table), and
 ``auth.principal`` (who is asking). Routes are the HTTP layer on top: they may use any area's service and the
 auth dependencies. Between the areas' other modules every import goes down :data:`LAYERS`."""
@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FOUNDATION = {"server.base", "server.sql", "server.config", "server.errors", "server.db"}
+FOUNDATION = {"server.base", "server.sql", "server.config", "server.errors", "server.db", "server.months"}
 SHARED = {"server.auth.principal"}
 LAYERS = (
     "audit", "auth", "canteens", "rules", "elders", "cards", "meals", "quotes", "sync", "settlements", "ops",
