@@ -89,65 +89,14 @@ def add_version(
 
 
 def apply_book(session: Session, *, actor: Principal, book: RuleBook, now: datetime | None = None) -> dict[str, Any]:
+    """Store an uploaded rule book: versions in force are frozen, new ones start after today, the rest is
+    replaced; audited when anything changed."""
     today = today_in(book, now)
     header = session.get(RuleProgramme, book.programme)
     stored = {r.version_id: r for r in _rows(session, book.programme)} if header else {}
-    incoming = {v.id: v for v in book.versions}
-    added: list[str] = []
-    replaced: list[str] = []
-    removed: list[str] = []
-
     if header is not None:
-        frozen = [r for r in stored.values() if r.effective_from <= today]
-        if frozen and header.timezone != book.timezone:
-            raise Conflict(
-                "已有版本生效，不能更改时区",
-                "versions are in force: the time zone cannot change",
-                code="rules.timezone_frozen",
-            )
-        for r in frozen:
-            new = incoming.get(r.version_id)
-            if new is None or version_body(new) != r.body:
-                raise Conflict(
-                    f"版本 {r.version_id} 已生效或已过期，不能修改或删除（请新增一个版本）",
-                    f"version {r.version_id} is in force or past: it cannot be changed or removed (add a new version)",
-                    code="rules.version_frozen",
-                    version=r.version_id,
-                )
-        for i, v in enumerate(book.versions):
-            old = stored.get(v.id)
-            if old is not None and old.effective_from <= today:
-                continue
-            if v.effective_from <= today:
-                raise Invalid.field(
-                    f"versions[{i}].effective_from",
-                    "rules.starts_too_early",
-                    f"新版本须从明天（{today}）之后开始生效",
-                    f"a new version must start after today ({today})",
-                )
-    for v in book.versions:
-        old = stored.get(v.id)
-        if old is None:
-            added.append(v.id)
-        elif old.body != version_body(v):
-            replaced.append(v.id)
-            session.delete(old)
-    removed = [vid for vid in stored if vid not in incoming]
-    for vid in removed:
-        session.delete(stored[vid])
-    session.flush()
-    for v in book.versions:
-        if v.id in added or v.id in replaced:
-            session.add(
-                RuleVersionRow(
-                    programme=book.programme,
-                    version_id=v.id,
-                    effective_from=v.effective_from,
-                    effective_to=v.effective_to,
-                    body=version_body(v),
-                    created_by=actor.name,
-                )
-            )
+        _check_frozen(header, stored, book, today)
+    added, replaced, removed = _write_versions(session, actor, book, stored)
     header_changed = header is None or (header.name, header.categories) != (book.name, dict(book.categories))
     if header is None:
         header = RuleProgramme(
@@ -168,14 +117,66 @@ def apply_book(session: Session, *, actor: Principal, book: RuleBook, now: datet
             after={"added": added, "replaced": replaced, "removed": removed, "categories": sorted(book.categories)},
         )
     session.flush()
-    return {
-        "header": header,
-        "book": book,
-        "changed": changed,
-        "added": added,
-        "replaced": replaced,
-        "removed": removed,
-    }
+    outcome = {"added": added, "replaced": replaced, "removed": removed}
+    return {"header": header, "book": book, "changed": changed, **outcome}
+
+
+def _check_frozen(header: RuleProgramme, stored: dict[str, RuleVersionRow], book: RuleBook, today: date) -> None:
+    """A version in force or past stays as it is (and so does the time zone); a new one starts after today."""
+    incoming = {v.id: v for v in book.versions}
+    frozen = [r for r in stored.values() if r.effective_from <= today]
+    if frozen and header.timezone != book.timezone:
+        raise Conflict(
+            "已有版本生效，不能更改时区",
+            "versions are in force: the time zone cannot change",
+            code="rules.timezone_frozen",
+        )
+    for r in frozen:
+        new = incoming.get(r.version_id)
+        if new is None or version_body(new) != r.body:
+            raise Conflict(
+                f"版本 {r.version_id} 已生效或已过期，不能修改或删除（请新增一个版本）",
+                f"version {r.version_id} is in force or past: it cannot be changed or removed (add a new version)",
+                code="rules.version_frozen",
+                version=r.version_id,
+            )
+    for i, v in enumerate(book.versions):
+        old = stored.get(v.id)
+        if old is not None and old.effective_from <= today:
+            continue
+        if v.effective_from <= today:
+            raise Invalid.field(
+                f"versions[{i}].effective_from",
+                "rules.starts_too_early",
+                f"新版本须从明天（{today}）之后开始生效",
+                f"a new version must start after today ({today})",
+            )
+
+
+def _write_versions(
+    session: Session, actor: Principal, book: RuleBook, stored: dict[str, RuleVersionRow]
+) -> tuple[list[str], list[str], list[str]]:
+    """Add new versions, replace changed future ones, delete the ones the book no longer lists."""
+    incoming = {v.id for v in book.versions}
+    added = [v.id for v in book.versions if v.id not in stored]
+    replaced = [v.id for v in book.versions if v.id in stored and stored[v.id].body != version_body(v)]
+    removed = [vid for vid in stored if vid not in incoming]
+    for vid in (*replaced, *removed):
+        session.delete(stored[vid])
+    session.flush()
+    for v in book.versions:
+        if v.id in added or v.id in replaced:
+            session.add(
+                RuleVersionRow(
+                    programme=book.programme,
+                    version_id=v.id,
+                    effective_from=v.effective_from,
+                    effective_to=v.effective_to,
+                    body=version_body(v),
+                    created_by=actor.name,
+                )
+            )
+    return added, replaced, removed
 
 
 def version_state(book: RuleBook, index: int, today: date) -> str:
