@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     """Intake flags that are listed but do not hold a meal (comma-separated); every other flag holds it until a
     reviewer decides."""
 
+    settlement_four_eyes: bool = True
+    """Four eyes on statements: whoever reviews a statement may not close it, and whoever decided all its flagged
+    meals may not review it. ``false`` only for a single-person site: every step it would refuse is then allowed and
+    audited as ``settlement.four_eyes_waived``."""
+
     @field_validator(
         "settlement_attendance_factor", "settlement_manual_share_max", "settlement_void_share_max",
         "settlement_spike_factor",

@@ -62,7 +62,8 @@ class MonthView:
     rules: RuleBook
     corrections: tuple[CorrectionLine, ...]
     enrolled: Mapping[date, int]
-    """Enrolled eligible elders of the canteen's catchment per day."""
+    """Eligible elders of the canteen's catchment per day: those whose home canteen it is and those served a
+    subsidised meal there in the month, each on the days they are eligible (the server counts them)."""
     z_reports: tuple[ZTotals, ...]
     other_canteens: tuple[MealFact, ...]
     """The same elders' meals (sales and voids) at other canteens around this month."""
@@ -100,7 +101,9 @@ def _days(facts: Iterable[MealFact | HeldMeal]) -> tuple[date, ...]:
 
 
 def check_attendance(view: MonthView, config: SettlementConfig) -> list[CheckResult]:
-    """Subsidised meals per day against enrolled eligible elders x attendance factor."""
+    """Subsidised meals per day against the canteen's catchment x attendance factor: the eligible elders whose home
+    canteen it is plus those served a subsidised meal there in the month (:attr:`MonthView.enrolled`), so visiting
+    elders never warn by themselves; more meals than people who could have eaten them does."""
     per_day: dict[date, list[MealFact]] = defaultdict(list)
     for f in view.claimed:
         if f.subsidised:
@@ -119,8 +122,10 @@ def check_attendance(view: MonthView, config: SettlementConfig) -> list[CheckRes
                 config,
                 "attendance_exceeded",
                 day.isoformat(),
-                f"{day} 补贴餐 {len(meals)} 份，超过辖区在册老人 {n} 人 × 出勤系数 {factor}",
-                f"{day}: {len(meals)} subsidised meals > {n} enrolled eligible x attendance factor {factor}",
+                f"{day} 补贴餐 {len(meals)} 份，超过服务范围内合资格老人 {n} 人（本食堂登记及本月来此就餐）× 出勤系数 "
+                f"{factor}",
+                f"{day}: {len(meals)} subsidised meals > {n} eligible elders of the catchment (registered here or "
+                f"served here this month) x attendance factor {factor}",
                 Evidence(
                     _ids(meals),
                     (day,),

@@ -35,12 +35,14 @@ ConfigDep = Annotated[SettlementConfig, Depends(settlement_config)]
 
 @dataclass(frozen=True)
 class Target:
-    """A statement as one caller acts on it: who, the row, its canteen with the rule book and thresholds."""
+    """A statement as one caller acts on it: who, the row, its canteen with the rule book and thresholds, and
+    whether the four-eyes rule holds (``RUYI_SETTLEMENT_FOUR_EYES``)."""
 
     actor: Principal
     row: SettlementStatement
     canteen: Canteen
     ctx: Context
+    four_eyes: bool = True
 
 
 def target(
@@ -48,7 +50,8 @@ def target(
 ) -> Target:
     canteen = session.get(Canteen, row.canteen_id)
     assert canteen is not None
-    return Target(actor, row, canteen, context(session, canteen, category_key=settings.category_key, config=config))
+    ctx = context(session, canteen, category_key=settings.category_key, config=config)
+    return Target(actor, row, canteen, ctx, four_eyes=settings.settlement_four_eyes)
 
 
 def _statement(perm: Perm, *, write: bool) -> Callable[..., Target]:

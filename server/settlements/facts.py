@@ -267,14 +267,36 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
-def enrolment(session: Session, *, canteen_id: uuid.UUID, month: Month, book: RuleBook) -> dict[date, int]:
-    """Elders whose home canteen is this one, enrolled and eligible (status, age, area) on each day of the month
-    under the version then in force. Days without a version in force have no figure."""
-    elders = list(
-        session.execute(
-            sa.select(col(Elder.id), col(Elder.birth_date), col(Elder.area)).where(col(Elder.canteen_id) == canteen_id)
-        )
+def served_elders(facts: Sequence[MealFact]) -> list[uuid.UUID]:
+    """The elders the month's facts show served a subsidised meal (a sale not voided, not rejected)."""
+    voided = {f.refers_to for f in facts if f.kind == "void"}
+    return sorted(
+        {
+            uuid.UUID(f.elder_id)
+            for f in facts
+            if f.kind == "sale"
+            and f.subsidised
+            and f.elder_id is not None
+            and f.meal_id not in voided
+            and f.decision != "rejected"
+            and _is_uuid(f.elder_id)
+        }
     )
+
+
+def enrolment(
+    session: Session, *, canteen_id: uuid.UUID, month: Month, book: RuleBook, served: Sequence[uuid.UUID] = ()
+) -> dict[date, int]:
+    """The canteen's catchment per day of the month, which the attendance check measures subsidised meals against:
+    the elders whose home canteen it is, and the ``served`` elders who came from elsewhere or have no home canteen
+    (the subsidy follows the person), each counted on the days they are enrolled and eligible (status, age, area)
+    under the version then in force. Days without a version in force have no figure. Two queries plus one per
+    500 visitors; statuses by the same chunks."""
+    cols = (col(Elder.id), col(Elder.birth_date), col(Elder.area))
+    elders = list(session.execute(sa.select(*cols).where(col(Elder.canteen_id) == canteen_id)))
+    home = {e.id for e in elders}
+    for chunk in _chunks([e for e in served if e not in home]):
+        elders.extend(session.execute(sa.select(*cols).where(col(Elder.id).in_(chunk))))
     statuses: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for chunk in _chunks([e.id for e in elders]):
         for k, v in statuses_of(session, list(chunk)).items():
@@ -362,9 +384,9 @@ class CheckInputs:
 def check_inputs(
     session: Session, *, canteen_id: uuid.UUID, month: Month, ctx: Context, facts: Sequence[MealFact]
 ) -> CheckInputs:
-    """Enrolment, the same elders elsewhere, the baseline and the Z-reports of the canteen's month."""
+    """The catchment, the same elders elsewhere, the baseline and the Z-reports of the canteen's month."""
     return CheckInputs(
-        enrolled=enrolment(session, canteen_id=canteen_id, month=month, book=ctx.book),
+        enrolled=enrolment(session, canteen_id=canteen_id, month=month, book=ctx.book, served=served_elders(facts)),
         other_canteens=tuple(
             other_canteens(session, canteen_id=canteen_id, month=month, facts=facts, tiers_map=ctx.tier_of_token)
         ),

@@ -14,7 +14,7 @@ from server.auth.dependencies import ProgrammeReader, SettingsDep, SettlementChe
 from server.db import SessionDep
 from server.errors import responses
 from server.months import MonthQuery, parse_month
-from server.settlements import decisions, service
+from server.settlements import decisions, duties, service
 from server.settlements.dependencies import (
     CheckTarget,
     ConfigDep,
@@ -184,18 +184,28 @@ def add_notes(*, it: CheckTarget, session: SessionDep, body: NoteIn) -> NotesOut
 
 @router.post("/settlements/{statement_id}/review", response_model=StatementOut, responses=responses(401, 403, 404, 409))
 def review(*, it: ReviewTarget, session: SessionDep) -> StatementOut:
-    """draft -> reviewed (auditors): no error, a note on every warning. Any later change returns it to draft."""
-    computed = service.review(session, actor=it.actor, row=it.row, ctx=it.ctx)
+    """draft -> reviewed (auditors): no error, a note on every warning, not by the person who decided every
+    flagged meal (403 ``settlement.four_eyes_review``, audited). Any later change returns it to draft."""
+    try:
+        computed = service.review(session, actor=it.actor, row=it.row, ctx=it.ctx, four_eyes=it.four_eyes)
+    except duties.FourEyesRefused:
+        session.commit()  # the refusal's audit entry
+        raise
     session.commit()
     return _out(session, it, computed)
 
 
 @router.post("/settlements/{statement_id}/close", response_model=StatementOut, responses=responses(401, 403, 404, 409))
 def close(*, it: ReviewTarget, session: SessionDep) -> StatementOut:
-    """reviewed -> closed (auditors), once the month has ended and earlier months are closed: checks run again,
-    the canonical bytes and their sha256 are stored, and the month never changes again. If the statement is no
-    longer what was reviewed (or last checked), it goes back to draft instead (409)."""
-    closed = service.close(session, actor=it.actor, row=it.row, ctx=it.ctx)
+    """reviewed -> closed (auditors other than its reviewer: 403 ``settlement.four_eyes_close``, audited), once
+    the month has ended and earlier months are closed: checks run again, the canonical bytes and their sha256 are
+    stored, and the month never changes again. If the statement is no longer what was reviewed (or last checked),
+    it goes back to draft instead (409)."""
+    try:
+        closed = service.close(session, actor=it.actor, row=it.row, ctx=it.ctx, four_eyes=it.four_eyes)
+    except duties.FourEyesRefused:
+        session.commit()  # the refusal's audit entry
+        raise
     session.commit()  # closed, or back to draft (audited)
     if not closed:
         raise service.ChangedSinceReview

@@ -35,6 +35,7 @@ from server.base import local_today, utcnow
 from server.canteens.service import get_canteen
 from server.errors import Conflict, Invalid, NotFound, problem_dict
 from server.months import parse_month
+from server.settlements import duties
 from server.settlements.closed import prior_months, verify_stored
 from server.settlements.facts import CheckInputs, Context, check_inputs
 from server.settlements.facts import context as context  # noqa: PLC0414 integrator: remove after merge (bench)
@@ -91,7 +92,7 @@ def back_to_draft(row: SettlementStatement, session: Session) -> None:
     row.updated_at = utcnow()
     if row.state == "reviewed":
         row.state = "draft"
-        row.reviewed_by = None
+        row.reviewed_by = row.reviewed_by_id = None
         row.reviewed_at = None
     session.add(row)
 
@@ -401,15 +402,19 @@ def _verdict_or_conflict(computed: Computed, what_zh: str, what_en: str) -> None
         )
 
 
-def review(session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context) -> Computed:
-    """draft -> reviewed: no error, a note on every warning; the statement as reviewed."""
+def review(
+    session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context, four_eyes: bool = True
+) -> Computed:
+    """draft -> reviewed: no error, a note on every warning, and (``four_eyes``) not by the person who decided
+    every flagged meal (:func:`~server.settlements.duties.check_review`); the statement as reviewed."""
     require_open(row)
     if row.state != "draft":
         raise Conflict("结算单已复核", "the statement is already reviewed", code="settlement.state")
+    duties.check_review(session, actor=actor, row=row, enforce=four_eyes)
     computed = compute(session, row=row, ctx=ctx)
     _verdict_or_conflict(computed, "复核", "review")
     row.state = "reviewed"
-    row.reviewed_by, row.reviewed_at = actor.name, utcnow()
+    row.reviewed_by, row.reviewed_by_id, row.reviewed_at = actor.name, actor.id, utcnow()
     row.computed_hash = statement_hash(computed.settlement.statement)
     row.updated_at = row.reviewed_at
     session.add(row)
@@ -451,17 +456,22 @@ def _refuse_close(session: Session, row: SettlementStatement) -> None:
         )
 
 
-def close(session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context) -> bool:
-    """reviewed -> closed: the canonical bytes and their hash are stored. What closes is what a reviewer saw: a
-    statement that changed since (late meals, new flags) goes back to draft instead, audited, and this answers
-    False; the caller commits that step and answers :class:`ChangedSinceReview`."""
+def close(
+    session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context, four_eyes: bool = True
+) -> bool:
+    """reviewed -> closed, by someone other than the reviewer (``four_eyes``,
+    :func:`~server.settlements.duties.check_close`): the canonical bytes and their hash are stored. What closes is
+    what a reviewer saw: a statement that changed since (late meals, new flags) goes back to draft instead,
+    audited, and this answers False; the caller commits that step and answers :class:`ChangedSinceReview`."""
     _refuse_close(session, row)
+    duties.check_close(session, actor=actor, row=row, enforce=four_eyes)
     now = utcnow()
     computed = compute(session, row=row, ctx=ctx)
     statement = computed.settlement.statement
     digest = statement_hash(statement)
     if digest != row.computed_hash:
         row.state, row.updated_at = "draft", now
+        row.reviewed_by = row.reviewed_by_id = row.reviewed_at = None
         session.add(row)
         audit.record(
             session,

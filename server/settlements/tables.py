@@ -55,6 +55,9 @@ class SettlementStatement(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     created_by: str = Field(max_length=128)
     reviewed_by: str | None = Field(default=None, max_length=128)
+    reviewed_by_id: uuid.UUID | None = None
+    """The reviewer's staff id (four eyes: they may not close it); None on statements reviewed before 0008, whose
+    reviewer is known by ``reviewed_by`` (usernames are unique and never change)."""
     reviewed_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     closed_by: str | None = Field(default=None, max_length=128)
     closed_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))

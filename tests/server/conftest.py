@@ -166,6 +166,11 @@ class Api:
     def auditor(self) -> dict[str, str]:
         return self.as_(Role.BUREAU_AUDITOR)
 
+    @property
+    def auditor2(self) -> dict[str, str]:
+        """A second auditor, another person than ``auditor`` (four eyes: one reviews, the other closes)."""
+        return {"Authorization": f"Bearer {self.token(Role.BUREAU_AUDITOR, name='auditor-2')}"}
+
     def manager(self, canteen_id: str | uuid.UUID) -> dict[str, str]:
         return self.as_(Role.CANTEEN_MANAGER, uuid.UUID(str(canteen_id)))
 

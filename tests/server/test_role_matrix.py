@@ -286,7 +286,7 @@ def _decision(w: World, who: str, t: str) -> Req:
 
 def _to_close(w: World, who: str, t: str) -> Req:
     sid = _statement(w, t, past=True)
-    w.api.ok("POST", f"/api/v1/settlements/{sid}/review", w.api.admin)
+    w.api.ok("POST", f"/api/v1/settlements/{sid}/review", w.api.auditor2)  # four eyes: not who closes
     return Req(f"/api/v1/settlements/{sid}/close")
 
 

@@ -98,7 +98,7 @@ def test_a_meal_arriving_between_review_and_close_sends_the_statement_back(world
     reviewed = api.ok("POST", f"{S}/{sid}/review", api.auditor)
     chain.sale(elder=world.elders[2], when=at(m.last_day, 11, 30))  # an offline terminal catches up
     world.push(world.ta, chain.records)
-    r = api.client.post(f"{S}/{sid}/close", headers=api.auditor)
+    r = api.client.post(f"{S}/{sid}/close", headers=api.auditor2)
     assert r.status_code == 409 and r.json()["error"] == "settlement.changed_since_review"
     back = api.ok("GET", f"{S}/{sid}", api.auditor)
     assert back["state"] == "draft" and back["statement"]["totals"]["meals"] == 2
@@ -106,7 +106,7 @@ def test_a_meal_arriving_between_review_and_close_sends_the_statement_back(world
     entry = api.ok("GET", "/api/v1/audit", api.auditor, params={"action": "settlement.changed_since_review"})[0]
     assert entry["after"]["state"] == "draft"
     assert api.ok("POST", f"{S}/{sid}/review", api.auditor)["state"] == "reviewed"
-    closed = api.ok("POST", f"{S}/{sid}/close", api.auditor)
+    closed = api.ok("POST", f"{S}/{sid}/close", api.auditor2)
     assert closed["state"] == "closed" and closed["statement"]["totals"]["meals"] == 2
 
 
