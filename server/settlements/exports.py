@@ -328,7 +328,7 @@ def programme_xlsx(doc: ProgrammeDoc) -> bytes:
          *(getattr(r.totals, k) for k in PROGRAMME_FIGURES), r.statement_hash, r.canteen_id]
         for r in doc.rows
     ]  # fmt: skip
-    total = ["合计", f"{len(rows)} 个食堂", None, str(doc.month), None, None,
+    total = [None, "合计", f"{len(rows)} 个食堂", str(doc.month), None, None,
              *(sums.get(k) for k in PROGRAMME_FIGURES), None, None]  # fmt: skip
     ws = _sheet(wb, "全市汇总", PROGRAMME_XLSX_COLUMNS, rows, total)
     _print_marks(ws, f"助餐补贴月度汇总　{doc.month}", doc.content_hash)
