@@ -26,6 +26,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Border, Font, Side
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 from sqlmodel import Session
@@ -104,13 +105,15 @@ def _sheet(
 
 def _print_marks(ws: Worksheet, heading: str, digest: str) -> None:
     """What every printed page shows: whose and which month at the top; page N of M and the hash below."""
-    ws.oddHeader.center.text = heading
-    ws.oddFooter.center.text = f"第 &P 页 / 共 &N 页    内容哈希 {digest}"
+    header, footer = ws.oddHeader, ws.oddFooter
+    assert header is not None and footer is not None  # openpyxl makes both with the sheet
+    header.center.text = heading
+    footer.center.text = f"第 &P 页 / 共 &N 页    内容哈希 {digest}"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
 
 
 def _cover(
@@ -256,7 +259,12 @@ def statement_xlsx(doc: StatementDoc) -> bytes:
          x.price, x.elder_subsidy, x.elder_pays)
         for x in s.lines
     ]  # fmt: skip
-    sums = [sum(r[i] for r in lines) for i in (5, 7, 8, 9)]
+    sums = [
+        sum(x.meals for x in s.lines),
+        sum(x.price for x in s.lines),
+        sum(x.elder_subsidy for x in s.lines),
+        sum(x.elder_pays for x in s.lines),
+    ]
     sheets = [_sheet(wb, "就餐补贴", LINE_COLUMNS, lines, ["合计", *[None] * 4, sums[0], None, *sums[1:]])]
     days = [
         (d.day.isoformat(), d.rule_version, BASIS_TEXT[d.basis], d.units, d.amount_each, d.gross, d.cap, d.paid)

@@ -8,10 +8,11 @@ import io
 import random
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 
 from ruyi.export import StatementDoc
 from ruyi.settlement import ConstructionLine, CorrectionLine, Month, settle
@@ -55,9 +56,10 @@ def _fonts(data: bytes) -> list[dict[str, Any]]:
     """The descriptor of every font the pages use."""
     out = []
     for page in PdfReader(io.BytesIO(data)).pages:
-        for ref in page["/Resources"]["/Font"].values():
-            font = ref.get_object()
-            for descendant in font.get("/DescendantFonts", [font]):
+        resources = cast(DictionaryObject, page["/Resources"].get_object())
+        for ref in cast(DictionaryObject, resources["/Font"].get_object()).values():
+            font = cast(DictionaryObject, ref.get_object())
+            for descendant in cast(list[Any], font.get("/DescendantFonts", [font])):
                 out.append(dict(descendant.get_object()["/FontDescriptor"].get_object()))
     return out
 
@@ -82,7 +84,7 @@ def test_pdf_statement_is_reproducible_and_fit_to_sign() -> None:
     assert "tekun" not in everything  # labels, not codes
     assert f"{doc.statement.totals.payable // 100}.{doc.statement.totals.payable % 100:02d}" in first
     meta = PdfReader(io.BytesIO(data)).metadata
-    assert meta is not None and meta.creation_date == CLOSED_AT and meta["/Keywords"] == doc.hash
+    assert meta is not None and meta.creation_date == CLOSED_AT and str(meta["/Keywords"]) == doc.hash
 
 
 def test_pdf_embeds_the_chinese_font() -> None:
