@@ -265,9 +265,14 @@ def _text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def flags_text(h: HeldMeal) -> str:
+    """The flags a held meal carries, in Chinese."""
+    return "、".join(FLAG_TEXT.get(f, (f, f))[0] for f in h.flags)
+
+
 def reasons_text(h: HeldMeal) -> str:
-    """Why a meal is held or not paid, in Chinese."""
-    reasons = "、".join(FLAG_TEXT.get(f, (f, f))[0] for f in h.flags)
+    """Why a meal is held or not paid, in Chinese: its status, then its flags."""
+    reasons = flags_text(h)
     return HELD_TEXT[h.status] + (f"：{reasons}" if reasons else "")
 
 

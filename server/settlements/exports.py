@@ -39,8 +39,8 @@ from ruyi.export import (
     STATE_TEXT,
     ProgrammeDoc,
     StatementDoc,
+    flags_text,
     programme_total,
-    reasons_text,
     state_text,
 )
 from ruyi.rules import SLOT_TEXT
@@ -281,7 +281,7 @@ def statement_xlsx(doc: StatementDoc) -> bytes:
     sheets.append(_sheet(wb, "建设与调整", BUREAU_COLUMNS, rows, total))
     held = [
         (h.meal_id, str(h.origin), h.service_date.isoformat(), SLOT_TEXT[h.slot][0], HELD_TEXT[h.status],
-         reasons_text(h), ";".join(h.flags), h.subsidy)
+         flags_text(h), ";".join(h.flags), h.subsidy)
         for h in s.held
     ]  # fmt: skip
     total = ["合计", f"{len(held)} 份", *[None] * 5, sum(h.subsidy for h in s.held)]
