@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from ruyi.export import statement_csv
+from ruyi.export import StatementDoc, statement_csv
 from ruyi.money import format_yuan
 from ruyi.rules import parse_rulebook
 from ruyi.settlement import Decision, MealFact, Month, Ratio, SettlementConfig, ZTotals, settle, statement_hash
@@ -145,7 +145,7 @@ def main() -> None:
         t1 = time.perf_counter()
         digest = statement_hash(result.statement)
         t2 = time.perf_counter()
-        data = statement_csv(result.statement)
+        data = statement_csv(StatementDoc(result.statement, RULES, "c1", "c1", "draft"))
         t3 = time.perf_counter()
         times.append(t1 - t0)
         hash_times.append(t2 - t1)

@@ -21,6 +21,7 @@ carries its full lines and hash.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
@@ -31,13 +32,14 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from ruyi.export import ProgrammeRow, programme_total
+from ruyi.export import ProgrammeDoc, ProgrammeRow, programme_total
 from ruyi.rules import RuleBook
 from ruyi.settlement import Month, PaidDay, SettlementConfig, Totals, canonical_json, month_totals
 from server.canteens.tables import Canteen
 from server.meals import rollups
 from server.meals.tables import Meal, MealElderDay, MealFlag
 from server.months import months_between, parse_month
+from server.rules.service import load_book
 from server.settlements import service
 from server.settlements.closed import late_months, verify_stored
 from server.settlements.facts import Context, context
@@ -76,8 +78,24 @@ def programme_month(
         row = rows.get(c.id)
         state = "none" if row is None else row.state
         digest = row.content_hash if row is not None and row.state == "closed" else None
-        out.append(ProgrammeEntry(c, ProgrammeRow(str(c.id), month, state, totals[c.id], digest)))
+        figures = ProgrammeRow(
+            str(c.id), month, state, totals[c.id], digest,
+            canteen_code=c.code, canteen_name=c.name, programme=c.programme,
+        )  # fmt: skip
+        out.append(ProgrammeEntry(c, figures))
     return out
+
+
+def programme_doc(session: Session, month: Month, entries: Sequence[ProgrammeEntry]) -> ProgrammeDoc:
+    """What the programme's CSV and XLSX show: the rows, the rule books of their programmes, and the sha256 of
+    the programme's JSON export (:func:`programme_json`) as the content hash."""
+    books = {}
+    for code in sorted({e.canteen.programme for e in entries}):
+        book = load_book(session, code)
+        if book is not None:
+            books[code] = book
+    digest = hashlib.sha256(programme_json(month, entries)).hexdigest()
+    return ProgrammeDoc(month, tuple(e.figures for e in entries), books, digest)
 
 
 def programme_json(month: Month, entries: Sequence[ProgrammeEntry]) -> bytes:
@@ -89,6 +107,7 @@ def programme_json(month: Month, entries: Sequence[ProgrammeEntry]) -> bytes:
                 "canteen_id": e.figures.canteen_id,
                 "canteen_code": e.canteen.code,
                 "canteen_name": e.canteen.name,
+                "programme": e.canteen.programme,
                 "state": e.figures.state,
                 "statement_hash": e.figures.statement_hash,
                 "totals": e.figures.totals,

@@ -24,8 +24,9 @@ from server.settlements.dependencies import (
     Target,
     target,
 )
-from server.settlements.exports import XLSX_TYPE, programme_xlsx, statement_xlsx, summary_xlsx
-from server.settlements.programme import programme_json, programme_month
+from server.settlements.exports import XLSX_TYPE, programme_xlsx, statement_doc, statement_xlsx, summary_xlsx
+from server.settlements.pdf import PDF_TYPE, statement_pdf
+from server.settlements.programme import programme_doc, programme_json, programme_month
 from server.settlements.programme import summary as city_summary
 from server.settlements.schemas import (
     BulkDecisionIn,
@@ -53,11 +54,13 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
             "application/json": {"schema": {"type": "object"}},
             "text/csv": {"schema": {"type": "string"}},
             XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            PDF_TYPE: {"schema": {"type": "string", "format": "binary"}},
         },
-        "description": "The export (JSON, CSV with BOM, or XLSX).",
+        "description": "The export (JSON, CSV with BOM, XLSX, or for one statement PDF).",
     }
 }
 Format = Literal["json", "csv", "xlsx"]
+StatementFormat = Literal["json", "csv", "xlsx", "pdf"]
 
 
 def _out(session: SessionDep, it: Target, computed: service.Computed | None) -> StatementOut:
@@ -218,19 +221,20 @@ def close(*, it: ReviewTarget, session: SessionDep) -> StatementOut:
     responses={**FILE_RESPONSES, **responses(401, 403, 404, 422, 500)},
 )
 def export_statement(
-    *, it: ReadTarget, session: SessionDep, fmt: Annotated[Format, Query(alias="format")] = "json"
+    *, it: ReadTarget, session: SessionDep, fmt: Annotated[StatementFormat, Query(alias="format")] = "json"
 ) -> Response:
-    """One canteen's month as JSON (the canonical bytes the hash is taken over), CSV (UTF-8 with BOM) or XLSX;
-    the same data always gives the same bytes."""
-    s = service.export_statement(session, actor=it.actor, row=it.row, ctx=it.ctx)
-    canteen = it.canteen
-    name = f"statement-{canteen.code}-{it.row.month}"
+    """One canteen's month as JSON (the canonical bytes the hash is taken over), CSV (UTF-8 with BOM), XLSX or a
+    printable PDF (title block, signature lines, page numbers and the hash on every page); the same data always
+    gives the same bytes."""
+    doc = statement_doc(session, it)
+    name = f"statement-{it.canteen.code}-{it.row.month}"
     if fmt == "csv":
-        return _file(statement_csv(s), CSV_TYPE, f"{name}.csv")
+        return _file(statement_csv(doc), CSV_TYPE, f"{name}.csv")
     if fmt == "xlsx":
-        data = statement_xlsx(s, canteen_code=canteen.code, canteen_name=canteen.name, state=it.row.state)
-        return _file(data, XLSX_TYPE, f"{name}.xlsx")
-    return _file(statement_bytes(s), "application/json", f"{name}.json")
+        return _file(statement_xlsx(doc), XLSX_TYPE, f"{name}.xlsx")
+    if fmt == "pdf":
+        return _file(statement_pdf(doc), PDF_TYPE, f"{name}.pdf")
+    return _file(statement_bytes(doc.statement), "application/json", f"{name}.json")
 
 
 @router.get(
@@ -253,10 +257,9 @@ def export_programme(
     entries = programme_month(session, month=m, category_key=settings.category_key, config=config)
     name = f"programme-{m}"
     if fmt == "csv":
-        return _file(programme_csv([e.figures for e in entries]), CSV_TYPE, f"{name}.csv")
+        return _file(programme_csv(programme_doc(session, m, entries)), CSV_TYPE, f"{name}.csv")
     if fmt == "xlsx":
-        data = programme_xlsx([(e.canteen.code, e.canteen.name, e.figures) for e in entries])
-        return _file(data, XLSX_TYPE, f"{name}.xlsx")
+        return _file(programme_xlsx(programme_doc(session, m, entries)), XLSX_TYPE, f"{name}.xlsx")
     return _file(programme_json(m, entries), "application/json", f"{name}.json")
 
 

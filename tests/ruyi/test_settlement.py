@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ruyi.export import ProgrammeRow, programme_csv, statement_csv
+from ruyi.export import StatementDoc, statement_csv
 from ruyi.meal import Kind
 from ruyi.rules import RuleBook, Slot
 from ruyi.settlement import (
@@ -484,51 +484,6 @@ def test_hash_is_of_canonical_bytes_and_changes_with_content() -> None:
     assert len(statement_hash(s)) == 64
 
 
-def test_statement_csv_bytes() -> None:
-    a = fact(date(2026, 6, 1), elder="e1", meal_id="m-a")
-    b = fact(date(2026, 6, 1), elder="e2", subsidy=500, tiers=("age80",), meal_id="m-b", flags=("card_revoked",))
-    s = settle(
-        canteen_id="c1",
-        month=JUNE,
-        facts=[a, b],
-        rules=CITY,
-        construction=[ConstructionLine("k1", 500000, "=厨房改造, 一期")],
-    ).statement
-    data = statement_csv(s)
-    assert data.startswith("\ufeff类别,日期,餐次".encode())
-    text = data.decode("utf-8-sig")
-    assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
-    rows = text.split("\r\n")
-    assert rows[1].startswith("section,day,slot,tier,origin_month,item,meals,elders,price,elder_subsidy")
-    assert rows[2] == "就餐补贴,2026-06-01,午餐,age60,,,1,1,12.00,2.00,10.00,,,,,2.00,,"
-    assert rows[3] == "运营补贴,2026-06-01,,2026.1,,按餐次 2.00 × 1,1,,,,,2.00,2.00,,,2.00,,"
-    assert rows[4] == '建设补贴,,,,,"k1 =厨房改造, 一期",,,,,,,,5000.00,,5000.00,,'
-    assert rows[5] == "暂缓/不予支付,2026-06-01,午餐,,2026-06,待审核：就餐前此卡已挂失或解绑,1,,,,,,,,,,5.00,m-b"
-    assert rows[6] == "合计,,,,,c1 2026-06,1,1,12.00,2.00,10.00,2.00,2.00,5000.00,0.00,5004.00,5.00,"
-    assert rows[7] == f"内容哈希,,,,,{statement_hash(s)},,,,,,,,,,,,"
-    assert statement_csv(s) == data
-
-
-def test_programme_csv() -> None:
-    s1 = settle(canteen_id="c1", month=JUNE, facts=[fact(date(2026, 6, 1))], rules=CITY).statement
-    s2 = settle(canteen_id="c2", month=JUNE, facts=[fact(date(2026, 6, 2), canteen="c2")], rules=CITY).statement
-    rows = [
-        ProgrammeRow("c2", JUNE, "draft", s2.totals, None),
-        ProgrammeRow("c1", JUNE, "closed", s1.totals, statement_hash(s1)),
-    ]
-    data = programme_csv(rows)
-    assert data == programme_csv(reversed(rows))
-    lines = data.decode("utf-8-sig").split("\r\n")
-    assert lines[0].startswith("食堂,月份,状态,餐数") and lines[1].startswith("canteen,month,state,meals")
-    figures = "1,1,1,1,12.00,2.00,10.00,2.00,2.00,0.00,0.00,4.00,0,0.00"
-    assert lines[2] == f"c1,2026-06,closed,{figures},{statement_hash(s1)}"
-    assert lines[3] == f"c2,2026-06,draft,{figures},"  # open: no hash
-    assert lines[4] == "合计,2026-06,,2,2,,2,24.00,4.00,20.00,4.00,4.00,0.00,0.00,8.00,0,0.00,"
-    may = settle(canteen_id="c3", month=Month(2026, 5), facts=[], rules=CITY).statement
-    with pytest.raises(ValueError, match="one month"):
-        programme_csv([*rows, ProgrammeRow("c3", may.month, "none", may.totals, None)])
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Properties
 
@@ -587,7 +542,8 @@ def test_same_data_in_any_order_gives_the_same_bytes(facts: list[MealFact], rnd:
     b = settle(canteen_id="c1", month=JUNE, facts=shuffled, rules=CITY, z_reports=list(reversed(z_of(facts))))
     assert statement_bytes(a.statement) == statement_bytes(b.statement)
     assert a.checks == b.checks
-    assert statement_csv(a.statement) == statement_csv(b.statement)
+    doc = (CITY, "ry-01", "一号店", "draft")
+    assert statement_csv(StatementDoc(a.statement, *doc)) == statement_csv(StatementDoc(b.statement, *doc))
 
 
 @settings(max_examples=150, deadline=None)

@@ -5,13 +5,16 @@ programme's month and the city-wide summary."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from datetime import timedelta
 from typing import Any
 
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
+from ruyi.money import format_yuan
 from tests.server.settlements.helpers import S, at, close, create, last_month
 from tests.server.sync.helpers import World
 
@@ -43,32 +46,75 @@ def _get(world: World, sid: str, fmt: str, headers: dict[str, str] | None = None
     return data
 
 
-def test_exports_reproducible_and_xlsx_matches_the_api_to_the_fen(world: World) -> None:
+def _xlsx(data: bytes) -> Any:
+    return load_workbook(io.BytesIO(data))
+
+
+def _cover(wb: Any) -> dict[str, tuple[Any, Any]]:
+    """The cover's (value, code) by key, and its title and signature rows."""
+    return {r[1]: (r[2], r[3]) for r in wb["汇总"].iter_rows(min_row=3, values_only=True) if r[1]}
+
+
+def _csv_block(data: bytes) -> dict[str, tuple[str, str]]:
+    block = data.decode("utf-8-sig").split("\r\n\r\n")[0]
+    return {r[2]: (r[1], r[3]) for r in csv.reader(io.StringIO(block))}
+
+
+def test_exports_reproducible_and_fit_to_sign(world: World) -> None:
     api = world.api
     sid = _month_with_a_category(world)
-    for closed in (False, True):
-        if closed:
+    for state, zh in (("draft", "草稿"), ("closed", "已关闭")):
+        if state == "closed":
             close(world, sid)
         body: dict[str, Any] = api.ok("GET", f"{S}/{sid}", api.auditor)
-        for fmt in ("json", "csv", "xlsx"):
+        assert body["state"] == state
+        for fmt in ("json", "csv", "xlsx", "pdf"):
             assert _get(world, sid, fmt) == _get(world, sid, fmt), fmt
-        csv = _get(world, sid, "csv")
-        assert csv.startswith(b"\xef\xbb\xbf") and b"\r\n" in csv
-        assert body["hash"].encode() in csv
-        assert "K001 =SUM(A1) 改造".encode() in csv  # the line id first: never read as a formula
-        xlsx = _get(world, sid, "xlsx")
-        assert xlsx.startswith(XLSX_MAGIC)
-        wb = load_workbook(io.BytesIO(xlsx))
-        summary = {row[1]: row[2] for row in wb["汇总"].iter_rows(min_row=3, values_only=True)}
         t = body["statement"]["totals"]
+        expected = {
+            "programme": ("如意食堂老年助餐补贴", "ruyi-city"),
+            "canteen_code": ("ry-01", "ry-01"),
+            "canteen_name": ("如意食堂一号店", "如意食堂一号店"),
+            "state": (zh, state),
+            "statement_hash": (body["hash"], body["hash"]),
+        }
+        data = _get(world, sid, "csv")
+        assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
+        block = _csv_block(data)
+        assert {k: block[k] for k in expected} == expected
+        assert block["month"][1] == str(last_month()) and block["rule_versions"][0].startswith("2026.")
+        assert "K001 =SUM(A1) 改造".encode() in data  # the line id first: never read as a formula
+        assert ",特困（五保）,tekun,".encode() in data  # the label, and the code beside it
+
+        wb = _xlsx(_get(world, sid, "xlsx"))
+        assert wb.sheetnames[0] == "汇总" and wb["汇总"]["A1"].value.startswith("如意食堂老年助餐补贴 结算单")
+        cover = _cover(wb)
+        assert {k: cover[k] for k in expected} == {k: (v[0], v[1]) for k, v in expected.items()}
         for key in ("payable", "elder_subsidy", "operating", "construction", "price", "elder_pays", "adjustments"):
-            assert summary[f"{key}_fen"] == t[key], key
-            assert isinstance(summary[f"{key}_fen"], int)
-        assert summary["meals"] == t["meals"] and summary["statement_hash"] == body["hash"]
-        assert wb["汇总"].cell(row=13, column=3).number_format == '0"."00'
-        lines = list(wb["就餐补贴"].iter_rows(min_row=3, values_only=True))
-        assert sum(int(str(r[6])) for r in lines) == t["elder_subsidy"]
-        assert [r[2] for r in lines] == [x["tier"] or "原价" for x in body["statement"]["lines"]]
+            assert cover[f"{key}_fen"][0] == t[key], key
+            assert isinstance(cover[f"{key}_fen"][0], int)
+        assert cover["meals"][0] == t["meals"]
+        signatures = [r for r in wb["汇总"].iter_rows(values_only=True) if r[1] in {"prepared_by", "reviewed_by",
+                                                                                  "approved_by"}]  # fmt: skip
+        assert [(r[0], r[3]) for r in signatures] == [("制表人（签字）", "日期"), ("审核人（签字）", "日期"),
+                                                      ("批准人（签字）", "日期")]  # fmt: skip
+        lines_ws = wb["就餐补贴"]
+        *lines, total = list(lines_ws.iter_rows(min_row=3, values_only=True))
+        assert total[0] == "合计"
+        assert total[5] == sum(r[5] for r in lines) == t["meals"]
+        assert total[7] == sum(r[7] for r in lines) == t["price"]
+        assert total[8] == sum(r[8] for r in lines) == t["elder_subsidy"]
+        assert lines_ws.cell(row=3, column=9).number_format == '0"."00'
+        assert [r[3] or "" for r in lines] == [x["tier"] for x in body["statement"]["lines"]]
+        assert "特困（五保）" in {r[2] for r in lines} and "tekun" not in {r[2] for r in lines}
+        assert body["hash"] in lines_ws.oddFooter.center.text and "&P" in lines_ws.oddFooter.center.text
+
+        pdf = _get(world, sid, "pdf")
+        pages = [p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages]
+        for i, text in enumerate(pages, 1):
+            assert f"第 {i} 页 / 共 {len(pages)} 页" in text and body["hash"] in text, i
+        assert all(x in pages[0] for x in ("如意食堂老年助餐补贴 结算单", "ry-01 如意食堂一号店", zh))
+        assert "特困（五保）" in "".join(pages) and "批准人" in pages[-1]
 
 
 def test_canteen_manager_reads_own_statement_without_categories(world: World) -> None:
@@ -80,17 +126,24 @@ def test_canteen_manager_reads_own_statement_without_categories(world: World) ->
     assert "tekun" not in {x["tier"] for x in manager["statement"]["lines"]}
     assert "category" in {x["tier"] for x in manager["statement"]["lines"]}
     assert manager["statement"]["totals"] == auditor["statement"]["totals"]
-    for fmt in ("json", "csv", "xlsx"):
+    for fmt in ("json", "csv", "xlsx", "pdf"):
         data = _get(world, sid, fmt, api.manager(world.canteen_a))
-        text = (
-            data.decode("utf-8", "replace")
-            if fmt != "xlsx"
-            else str(
-                [c for ws in load_workbook(io.BytesIO(data)) for row in ws.iter_rows(values_only=True) for c in row]
-            )
-        )
+        if fmt == "xlsx":
+            text = str([c for ws in _xlsx(data) for row in ws.iter_rows(values_only=True) for c in row])
+        elif fmt == "pdf":
+            text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+        else:
+            text = data.decode("utf-8", "replace")
         assert "tekun" not in text and "特困" not in text, fmt
+        if fmt != "json":
+            assert "按类别补贴" in text and "内容哈希（本视图）" in text, fmt
     assert api.client.get(f"{S}/{sid}", headers=api.manager(world.canteen_b)).status_code == 404
+    for fmt in ("csv", "pdf"):
+        r = api.client.get(f"{S}/{sid}/export", headers=api.manager(world.canteen_b), params={"format": fmt})
+        assert r.status_code == 404, fmt
+    r = api.client.get(f"{S}/{sid}/export", headers=api.manager(world.canteen_a), params={"format": "pdf"})
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"] == f'attachment; filename="statement-ry-01-{last_month()}.pdf"'
     assert (
         api.client.get(
             "/api/v1/settlement-programme", headers=api.manager(world.canteen_a), params={"month": "2026-01"}
@@ -115,22 +168,47 @@ def test_programme_month_and_city_summary(world: World) -> None:
         )
         assert first.status_code == 200 and first.content == second.content, fmt
         files[fmt] = first.content
-    wb = load_workbook(io.BytesIO(files["xlsx"]))
-    rows = list(wb.active.iter_rows(min_row=3, values_only=True))  # type: ignore[union-attr]
-    assert [r[0] for r in rows] == ["ry-01", "ry-02", "合计"]
-    assert rows[0][3] == "closed" and rows[0][15] == a["payable"] and rows[2][15] == a["payable"]
+    digest = hashlib.sha256(files["json"]).hexdigest()
+    wb = _xlsx(files["xlsx"])
+    assert wb.sheetnames == ["汇总", "全市汇总"]
+    cover = _cover(wb)
+    assert cover["month"] == (f"{m.year}年{m.month:02d}月", str(m)) and cover["content_hash"] == (digest, digest)
+    assert cover["states"] == ("未建结算单 1，已关闭 1", "none:1;closed:1")
+    assert cover["payable_fen"][0] == a["payable"]
+    rows = list(wb["全市汇总"].iter_rows(min_row=3, values_only=True))
+    assert [(r[1], r[2]) for r in rows] == [
+        ("ry-01", "如意食堂一号店"),
+        ("ry-02", "如意食堂二号店"),
+        ("合计", "2 个食堂"),
+    ]
+    assert rows[0][:6] == ("如意食堂老年助餐补贴", "ry-01", "如意食堂一号店", str(m), "已关闭", "closed")
+    assert rows[0][17] == a["payable"] and rows[2][17] == a["payable"]
     # One row of totals per canteen: the closed statement's hash, none for a canteen not closed.
-    assert (rows[0][18], rows[1][3], rows[1][18]) == (closed["content_hash"], "none", None)
+    assert (rows[0][20], rows[1][4], rows[1][5], rows[1][20]) == (closed["content_hash"], "未建结算单", "none", None)
+    assert digest in wb["全市汇总"].oddFooter.center.text
     body = json.loads(files["json"])
     assert [(c["canteen_code"], c["state"], c["statement_hash"]) for c in body["canteens"]] == [
         ("ry-01", "closed", closed["content_hash"]),
         ("ry-02", "none", None),
     ]
     assert body["canteens"][0]["totals"] == a and body["total"]["payable"] == a["payable"]
-    table = list(csv.reader(io.StringIO(files["csv"].decode("utf-8-sig"))))
-    by_canteen = {r[0]: (r[2], r[-1]) for r in table[2:]}
-    assert by_canteen[world.canteen_a] == ("closed", closed["content_hash"])
-    assert by_canteen[world.canteen_b] == ("none", "") and by_canteen["合计"] == ("", "")
+    assert _csv_block(files["csv"])["content_hash"] == (digest, digest)
+    table = list(csv.reader(io.StringIO(files["csv"].decode("utf-8-sig").split("\r\n\r\n")[1])))
+    keys = table[1]
+    by_canteen = {r[keys.index("canteen_id")]: dict(zip(keys, r, strict=True)) for r in table[2:]}
+    first = by_canteen[world.canteen_a]
+    assert (first["canteen_code"], first["canteen_name"], first["state"], first["state_code"]) == (
+        "ry-01",
+        "如意食堂一号店",
+        "已关闭",
+        "closed",
+    )
+    assert first["statement_hash"] == closed["content_hash"]
+    second = by_canteen[world.canteen_b]
+    assert (second["canteen_name"], second["state"], second["statement_hash"]) == ("如意食堂二号店", "未建结算单", "")
+    assert by_canteen[""]["canteen_code"] == "合计" and by_canteen[""]["payable_yuan"] == format_yuan(
+        a["payable"], symbol=False
+    )
     summary = api.ok(
         "GET", "/api/v1/settlement-summary", api.auditor, params={"from_month": str(m), "to_month": str(m.next())}
     )
