@@ -48,7 +48,10 @@ def target(
 ) -> Target:
     canteen = session.get(Canteen, row.canteen_id)
     assert canteen is not None
-    return Target(actor, row, canteen, context(session, canteen, category_key=settings.category_key, config=config))
+    ctx = context(
+        session, canteen, category_key=settings.category_key, config=config, card_secret=settings.card_key_secret
+    )
+    return Target(actor, row, canteen, ctx)
 
 
 def _statement(perm: Perm, *, write: bool) -> Callable[..., Target]:

@@ -1,0 +1,200 @@
+"""The registry as it stands now, for the elders of the meals being settled (:class:`ruyi.settlement.Registry`):
+what :func:`ruyi.pricing.quote` needs of each elder, the revoked cards by the key digest meals carry, and the
+recorded facts that can take a subsidy away (status changes, category ends, revocations) with when and by whom they
+were recorded. A handful of set-based queries for any number of meals, never one per meal.
+
+Also which closed months such a fact, recorded after their close, reopens (:func:`touched_since`), and which
+canteens of an open month have meals of elders with such a fact at all (:func:`touched_canteens`, for the
+programme's month summed from rollups).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from ruyi.eligibility import EnrolmentStatus
+from ruyi.settlement import MealFact, Month, Registry, RegistryFact, Revocation
+from ruyi.sync import card_key_digest
+from server.audit.tables import AuditEntry
+from server.cards.service import revoked_since
+from server.cards.tables import Card
+from server.elders.service import profiles_of
+from server.elders.tables import ElderCategory, ElderStatusChange
+from server.meals.tables import Meal
+from server.sql import in_values
+
+STATUS_ACTIONS = tuple(f"elder.status.{s.value}" for s in EnrolmentStatus if s is not EnrolmentStatus.ENROLLED)
+CATEGORY_END = "elder.category.end"
+CARD_REVOKE = "card.revoke"
+ACTIONS = (*STATUS_ACTIONS, CATEGORY_END, CARD_REVOKE)
+"""The audited actions that can take a subsidy away."""
+
+
+def _uuid(text: str | None) -> uuid.UUID | None:
+    try:
+        return None if text is None else uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def registry_of(session: Session, *, facts: Iterable[MealFact], card_secret: bytes, zone: Any) -> Registry:
+    """The registry now for the elders of the subsidised sales among ``facts``."""
+    text_of: dict[uuid.UUID, str] = {}
+    for f in facts:
+        elder = _uuid(f.elder_id) if f.kind == "sale" and f.subsidy > 0 else None
+        if elder is not None and f.elder_id is not None:
+            text_of[elder] = f.elder_id  # facts name elders as the meals did: the registry answers in kind
+    ids = sorted(text_of)
+    if not ids:
+        return Registry({})
+    profiles = {text_of[k]: v for k, v in profiles_of(session, ids).items()}
+    statuses = session.execute(
+        sa.select(
+            col(ElderStatusChange.elder_id),
+            col(ElderStatusChange.status),
+            col(ElderStatusChange.effective_from),
+            col(ElderStatusChange.created_at),
+        ).where(in_values(session, col(ElderStatusChange.elder_id), ids), col(ElderStatusChange.status) != "enrolled")
+    ).all()
+    ended = session.execute(
+        sa.select(col(ElderCategory.elder_id), col(ElderCategory.code), col(ElderCategory.valid_to)).where(
+            in_values(session, col(ElderCategory.elder_id), ids), col(ElderCategory.valid_to).is_not(None)
+        )
+    ).all()
+    cards = session.execute(
+        sa.select(col(Card.id), col(Card.elder_id), col(Card.kind), col(Card.serial), col(Card.revoked_on),
+                  col(Card.revoked_at))
+        .where(in_values(session, col(Card.elder_id), ids), col(Card.revoked_at).is_not(None))
+    ).all()  # fmt: skip
+    objects = {str(r.elder_id) for r in [*statuses, *ended]} | {str(c.id) for c in cards}
+    audit = _audit(session, objects)
+    out: list[RegistryFact] = []
+    for r in statuses:
+        _, by = audit.get((f"elder.status.{r.status}", str(r.elder_id), r.effective_from.isoformat()), (None, ""))
+        out.append(RegistryFact(text_of[r.elder_id], "status", r.status, r.effective_from, r.created_at, by))
+    for r in ended:
+        at, by = audit.get((CATEGORY_END, str(r.elder_id), f"{r.code}:{r.valid_to.isoformat()}"), (None, ""))
+        out.append(RegistryFact(text_of[r.elder_id], "category_end", r.code, r.valid_to, at, by))
+    revocations: dict[str, Revocation] = {}
+    for c in cards:
+        since = revoked_since(c.revoked_on, c.revoked_at, zone)
+        key = card_key_digest(card_secret, c.kind, c.serial)
+        _, by = audit.get((CARD_REVOKE, str(c.id), ""), (None, ""))
+        assert since is not None
+        fact = RegistryFact(text_of[c.elder_id], "card_revoked", key, since.astimezone(zone).date(), c.revoked_at, by)
+        if key not in revocations or since < revocations[key].since:
+            revocations[key] = Revocation(key, since, fact)
+    return Registry(profiles, revocations, tuple(out))
+
+
+def _audit(session: Session, objects: Collection[str]) -> dict[tuple[str, str, str], tuple[datetime, str]]:
+    """The latest audit entry of each registry fact of these objects: (action, object id, what) -> (when, who).
+    ``what``: a status change's effective date, an ended category's code and last day; nothing for a card."""
+    if not objects:
+        return {}
+    rows = session.execute(
+        sa.select(
+            col(AuditEntry.action),
+            col(AuditEntry.object_id),
+            col(AuditEntry.after),
+            col(AuditEntry.at),
+            col(AuditEntry.actor_name),
+        )
+        .where(in_values(session, col(AuditEntry.object_id), sorted(objects)), col(AuditEntry.action).in_(ACTIONS))
+        .order_by(col(AuditEntry.at), col(AuditEntry.id))
+    )
+    out: dict[tuple[str, str, str], tuple[datetime, str]] = {}
+    for action, object_id, entry, at, who in rows:
+        after = entry or {}
+        if action == CATEGORY_END:
+            what = f"{after.get('code')}:{after.get('valid_to')}"
+        elif action == CARD_REVOKE:
+            what = ""
+        else:
+            what = str(after.get("effective_from"))
+        out[(action, object_id, what)] = (at, who)
+    return out
+
+
+def _recorded_elders(session: Session, since: datetime) -> dict[uuid.UUID, datetime]:
+    """Elders with a fact that can take a subsidy away recorded after ``since`` (from the audit log), with the
+    latest such time."""
+    rows = session.execute(
+        sa.select(col(AuditEntry.action), col(AuditEntry.object_id), col(AuditEntry.at)).where(
+            col(AuditEntry.at) > since, col(AuditEntry.action).in_(ACTIONS)
+        )
+    ).all()
+    card_at: dict[uuid.UUID, datetime] = {}
+    out: dict[uuid.UUID, datetime] = {}
+    for action, object_id, at in rows:
+        target = card_at if action == CARD_REVOKE else out
+        key = _uuid(object_id)
+        if key is not None:
+            target[key] = max(at, target.get(key, at))
+    if card_at:
+        stmt = sa.select(col(Card.id), col(Card.elder_id)).where(in_values(session, col(Card.id), sorted(card_at)))
+        for card_id, elder_id in session.execute(stmt):
+            out[elder_id] = max(card_at[card_id], out.get(elder_id, card_at[card_id]))
+    return out
+
+
+def touched_since(
+    session: Session, *, candidates: Mapping[uuid.UUID, Sequence[Month]], since: Mapping[uuid.UUID, datetime]
+) -> set[tuple[uuid.UUID, Month]]:
+    """Candidate (canteen, closed month) pairs with a subsidised sale of an elder whose status, category or card
+    changed in the registry after the canteen's ``since``: two or three small queries for any number of
+    canteens."""
+    if not candidates:
+        return set()
+    recorded = _recorded_elders(session, min(since.values()))
+    if not recorded:
+        return set()
+    origins = sorted({p for found in candidates.values() for p in found})
+    stmt = (
+        sa.select(col(Meal.canteen_id), col(Meal.elder_id), col(Meal.service_date))
+        .where(
+            in_values(session, col(Meal.elder_id), sorted(recorded)),
+            in_values(session, col(Meal.canteen_id), sorted(candidates)),
+            col(Meal.service_date) >= origins[0].first_day,
+            col(Meal.service_date) < origins[-1].next().first_day,
+            col(Meal.kind) == "sale",
+            col(Meal.subsidy) > 0,
+        )
+        .distinct()
+    )
+    out: set[tuple[uuid.UUID, Month]] = set()
+    for canteen_id, elder_id, day in session.execute(stmt):
+        month = Month.of(day)
+        if month in candidates[canteen_id] and recorded[elder_id] > since[canteen_id]:
+            out.add((canteen_id, month))
+    return out
+
+
+def touched_canteens(session: Session, *, month: Month, canteens: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """The canteens with a subsidised sale in ``month`` of an elder with a status other than enrolled, an ended
+    category or a revoked card: only their statements can differ from the rollups through the registry."""
+    if not canteens:
+        return set()
+    status = sa.select(col(ElderStatusChange.elder_id)).where(col(ElderStatusChange.status) != "enrolled")
+    ended = sa.select(col(ElderCategory.elder_id)).where(col(ElderCategory.valid_to).is_not(None))
+    revoked = sa.select(col(Card.elder_id)).where(col(Card.revoked_at).is_not(None))
+    elders = sa.union(status, ended, revoked).subquery()
+    stmt = (
+        sa.select(col(Meal.canteen_id))
+        .where(
+            in_values(session, col(Meal.canteen_id), sorted(canteens)),
+            col(Meal.service_date) >= month.first_day,
+            col(Meal.service_date) < month.next().first_day,
+            col(Meal.kind) == "sale",
+            col(Meal.subsidy) > 0,
+            col(Meal.elder_id).in_(sa.select(elders.c[0])),
+        )
+        .distinct()
+    )
+    return {c for (c,) in session.execute(stmt)}
