@@ -43,8 +43,15 @@ def _uuid(text: str | None) -> uuid.UUID | None:
         return None
 
 
+def _local(at: datetime | None, zone: Any) -> datetime | None:
+    """A recording time in the programme's zone (its date is the one shown)."""
+    return None if at is None else at.astimezone(zone)
+
+
 def registry_of(session: Session, *, facts: Iterable[MealFact], card_secret: bytes, zone: Any) -> Registry:
-    """The registry now for the elders of the subsidised sales among ``facts``."""
+    """The registry now for the elders of the subsidised sales among ``facts``: six queries whatever their number
+    (three for the profiles, one each for status changes, ended categories and revoked cards, and the audit
+    entries naming who recorded them)."""
     text_of: dict[uuid.UUID, str] = {}
     for f in facts:
         elder = _uuid(f.elder_id) if f.kind == "sale" and f.subsidy > 0 else None
@@ -54,6 +61,31 @@ def registry_of(session: Session, *, facts: Iterable[MealFact], card_secret: byt
     if not ids:
         return Registry({})
     profiles = {text_of[k]: v for k, v in profiles_of(session, ids).items()}
+    statuses, ended, cards = _rows(session, ids)
+    audit = _audit(session, {str(r.elder_id) for r in [*statuses, *ended]} | {str(c.id) for c in cards})
+    out: list[RegistryFact] = []
+    for r in statuses:
+        _, by = audit.get((f"elder.status.{r.status}", str(r.elder_id), r.effective_from.isoformat()), (None, ""))
+        recorded = _local(r.created_at, zone)
+        out.append(RegistryFact(text_of[r.elder_id], "status", r.status, r.effective_from, recorded, by))
+    for r in ended:
+        at, by = audit.get((CATEGORY_END, str(r.elder_id), f"{r.code}:{r.valid_to.isoformat()}"), (None, ""))
+        out.append(RegistryFact(text_of[r.elder_id], "category_end", r.code, r.valid_to, _local(at, zone), by))
+    revocations: dict[str, Revocation] = {}
+    for c in cards:
+        since = revoked_since(c.revoked_on, c.revoked_at, zone)
+        assert since is not None
+        key = card_key_digest(card_secret, c.kind, c.serial)
+        _, by = audit.get((CARD_REVOKE, str(c.id), ""), (None, ""))
+        day = since.astimezone(zone).date()
+        fact = RegistryFact(text_of[c.elder_id], "card_revoked", key, day, _local(c.revoked_at, zone), by)
+        if key not in revocations or since < revocations[key].since:
+            revocations[key] = Revocation(key, since, fact)
+    return Registry(profiles, revocations, tuple(out))
+
+
+def _rows(session: Session, ids: list[uuid.UUID]) -> tuple[Sequence[Any], Sequence[Any], Sequence[Any]]:
+    """The elders' status changes other than enrolment, their ended categories and their revoked cards."""
     statuses = session.execute(
         sa.select(
             col(ElderStatusChange.elder_id),
@@ -72,25 +104,7 @@ def registry_of(session: Session, *, facts: Iterable[MealFact], card_secret: byt
                   col(Card.revoked_at))
         .where(in_values(session, col(Card.elder_id), ids), col(Card.revoked_at).is_not(None))
     ).all()  # fmt: skip
-    objects = {str(r.elder_id) for r in [*statuses, *ended]} | {str(c.id) for c in cards}
-    audit = _audit(session, objects)
-    out: list[RegistryFact] = []
-    for r in statuses:
-        _, by = audit.get((f"elder.status.{r.status}", str(r.elder_id), r.effective_from.isoformat()), (None, ""))
-        out.append(RegistryFact(text_of[r.elder_id], "status", r.status, r.effective_from, r.created_at, by))
-    for r in ended:
-        at, by = audit.get((CATEGORY_END, str(r.elder_id), f"{r.code}:{r.valid_to.isoformat()}"), (None, ""))
-        out.append(RegistryFact(text_of[r.elder_id], "category_end", r.code, r.valid_to, at, by))
-    revocations: dict[str, Revocation] = {}
-    for c in cards:
-        since = revoked_since(c.revoked_on, c.revoked_at, zone)
-        key = card_key_digest(card_secret, c.kind, c.serial)
-        _, by = audit.get((CARD_REVOKE, str(c.id), ""), (None, ""))
-        assert since is not None
-        fact = RegistryFact(text_of[c.elder_id], "card_revoked", key, since.astimezone(zone).date(), c.revoked_at, by)
-        if key not in revocations or since < revocations[key].since:
-            revocations[key] = Revocation(key, since, fact)
-    return Registry(profiles, revocations, tuple(out))
+    return statuses, ended, cards
 
 
 def _audit(session: Session, objects: Collection[str]) -> dict[tuple[str, str, str], tuple[datetime, str]]:
