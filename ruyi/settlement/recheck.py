@@ -10,12 +10,13 @@ slot limits (which have their own flag and check) never count as a change of the
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
-from ruyi.eligibility import ElderProfile, EnrolmentStatus, assess
+from ruyi.eligibility import ElderProfile, EnrolmentStatus
 from ruyi.money import Fen
 from ruyi.pricing import MealRequest, quote
 from ruyi.reasons import Reason
@@ -106,26 +107,50 @@ def fact_texts(fact: RegistryFact | None, reasons: Iterable[Reason] = ()) -> tup
     return zh, en
 
 
+def _bounds(elder: ElderProfile, year: int) -> list[date]:
+    """The days of ``year`` (and around it) from which :func:`assess` may answer differently for ``elder``: a
+    status change, a category beginning or ending, a birthday. Between two of them every input of ``assess`` but
+    the day itself is the same. Extra days only cut finer; none may be missing."""
+    days = {s.effective_from for s in elder.statuses}
+    for c in elder.categories:
+        days.add(c.valid_from)
+        if c.valid_to is not None:
+            days.add(c.valid_to + timedelta(days=1))
+    born = elder.birth_date
+    for y in (year - 1, year, year + 1):
+        try:
+            days.add(date(y, born.month, born.day))
+        except ValueError:  # 29 February in a common year: a year older on 1 March
+            days.add(date(y, 3, 1))
+    return sorted(days)
+
+
 class _Pricer:
     """Quotes again through :func:`quote`, remembering results by what the quote depends on: the version, the
-    elder's :func:`assess` on the day (the only way ``quote`` reads an elder), the slot, price and withholding."""
+    elder and the stretch of days between two :func:`_bounds` (``quote`` reads an elder only through
+    :func:`assess` on the day), the slot, the price and the withholding. A month of meals is then a few quotes
+    per elder, not one per meal."""
 
     def __init__(self, rules: RuleBook) -> None:
         self.rules = rules
-        self._books: dict[str, RuleBook | None] = {}
+        self._books: dict[tuple[date, str | None], tuple[RuleBook, RuleVersion] | None] = {}
+        self._bounds: dict[tuple[str, int], list[date]] = {}
         self._seen: dict[tuple[object, ...], tuple[Fen, tuple[Reason, ...]]] = {}
 
     def book_of(self, f: MealFact) -> tuple[RuleBook, RuleVersion] | None:
         """The book to quote ``f`` with: the rules whose version in force that day is the one that priced it."""
-        version = self.rules.version_on(f.service_date)
-        if version is not None and version.id == f.rule_version:
+        key = (f.service_date, f.rule_version)
+        if key not in self._books:
+            self._books[key] = self._book(f.service_date, f.rule_version)
+        return self._books[key]
+
+    def _book(self, day: date, vid: str | None) -> tuple[RuleBook, RuleVersion] | None:
+        version = self.rules.version_on(day)
+        if version is not None and version.id == vid:
             return self.rules, version
-        vid = f.rule_version or ""
-        if vid not in self._books:
-            found = [v for v in self.rules.versions if v.id == vid]
-            self._books[vid] = self.rules.model_copy(update={"versions": tuple(found)}) if found else None
-        book = self._books[vid]
-        version = None if book is None else book.version_on(f.service_date)
+        found = [v for v in self.rules.versions if v.id == vid]
+        book = self.rules.model_copy(update={"versions": tuple(found)}) if found else None
+        version = None if book is None else book.version_on(day)
         return None if book is None or version is None else (book, version)
 
     def subsidy(self, f: MealFact, elder: ElderProfile, withhold: Reason | None) -> tuple[Fen, tuple[Reason, ...]]:
@@ -133,8 +158,12 @@ class _Pricer:
         if found is None:
             return f.subsidy, ()  # the version that priced it is unknown here: nothing to compare with
         book, version = found
-        who = assess(elder, f.service_date, version)
-        key = (version.id, who.age, who.status, who.categories, who.reasons, f.slot, f.price, withhold)
+        bkey = (elder.elder_id, f.service_date.year)
+        bounds = self._bounds.get(bkey)
+        if bounds is None:
+            bounds = self._bounds[bkey] = _bounds(elder, f.service_date.year)
+        stretch = bisect_right(bounds, f.service_date)
+        key = (elder.elder_id, version.id, stretch, f.slot, f.price, withhold)
         seen = self._seen.get(key)
         if seen is None:
             request = MealRequest(
