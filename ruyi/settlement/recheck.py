@@ -10,7 +10,6 @@ slot limits (which have their own flag and check) never count as a change of the
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -162,7 +161,7 @@ class _Pricer:
         bounds = self._bounds.get(bkey)
         if bounds is None:
             bounds = self._bounds[bkey] = _bounds(elder, f.service_date.year)
-        stretch = bisect_right(bounds, f.service_date)
+        stretch = sum(1 for b in bounds if b <= f.service_date)  # a handful of days per elder
         key = (elder.elder_id, version.id, stretch, f.slot, f.price, withhold)
         seen = self._seen.get(key)
         if seen is None:
