@@ -12,9 +12,9 @@
   statement uses, with the bureau's construction lines and corrections.
 - A canteen with an earlier closed month that is settled in this one and saw something late
   (:func:`~.closed.late_months`, for all canteens at once) gets its full statement instead: its adjustments need
-  the meals. So does a canteen with subsidised meals of an elder the registry now has suspended, cancelled,
-  deceased, with an ended category or a revoked card (:func:`~.registry.touched_canteens`): the statement prices
-  those meals again (``eligibility_changed``).
+  the meals. So does a canteen with subsidised meals of an elder whose status, categories, details or cards
+  changed since the month began (:func:`~.registry.touched_canteens`): its statement prices those meals again
+  against the registry now (``eligibility_changed``); a change recorded earlier was seen by intake.
 
 So every canteen's totals are its statement's, to the fen (tests compare them on random months). Open
 statements have no hash here: it would change with every meal that arrives, and the canteen's own export

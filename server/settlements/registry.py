@@ -4,15 +4,16 @@ recorded facts that can take a subsidy away (status changes, category ends, revo
 were recorded. A handful of set-based queries for any number of meals, never one per meal.
 
 Also which closed months such a fact, recorded after their close, reopens (:func:`touched_since`), and which
-canteens of an open month have meals of elders with such a fact at all (:func:`touched_canteens`, for the
-programme's month summed from rollups).
+canteens of an open month have meals of elders with such a fact recorded since the month began
+(:func:`touched_canteens`, for the programme's month summed from rollups). Both read the audit log, where every
+such change is written (:data:`NOTICED`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +35,8 @@ CATEGORY_END = "elder.category.end"
 CARD_REVOKE = "card.revoke"
 ACTIONS = (*STATUS_ACTIONS, CATEGORY_END, CARD_REVOKE)
 """The audited actions that can take a subsidy away."""
+NOTICED = (*ACTIONS, "elder.update")
+"""What makes a month's meals worth pricing again: those, and an elder's details edited (birth date, area)."""
 
 
 def _uuid(text: str | None) -> uuid.UUID | None:
@@ -137,11 +140,11 @@ def _audit(session: Session, objects: Collection[str]) -> dict[tuple[str, str, s
 
 
 def _recorded_elders(session: Session, since: datetime) -> dict[uuid.UUID, datetime]:
-    """Elders with a fact that can take a subsidy away recorded after ``since`` (from the audit log), with the
-    latest such time."""
+    """Elders with a fact that can take a subsidy away (:data:`NOTICED`) recorded after ``since`` (from the audit
+    log, by its time index), with the latest such time."""
     rows = session.execute(
         sa.select(col(AuditEntry.action), col(AuditEntry.object_id), col(AuditEntry.at)).where(
-            col(AuditEntry.at) > since, col(AuditEntry.action).in_(ACTIONS)
+            col(AuditEntry.at) > since, col(AuditEntry.action).in_(NOTICED)
         )
     ).all()
     card_at: dict[uuid.UUID, datetime] = {}
@@ -191,23 +194,25 @@ def touched_since(
 
 
 def touched_canteens(session: Session, *, month: Month, canteens: Collection[uuid.UUID]) -> set[uuid.UUID]:
-    """The canteens with a subsidised sale in ``month`` of an elder with a status other than enrolled, an ended
-    category or a revoked card: only their statements can differ from the rollups through the registry."""
+    """The canteens with a subsidised sale in ``month`` of an elder whose status, categories, details or cards
+    changed in the registry since the day before the month began: only their statements can differ from the
+    rollups through the registry (a fact recorded earlier was seen by intake's re-quote, which flagged what it
+    took away). Two or three small queries."""
     if not canteens:
         return set()
-    status = sa.select(col(ElderStatusChange.elder_id)).where(col(ElderStatusChange.status) != "enrolled")
-    ended = sa.select(col(ElderCategory.elder_id)).where(col(ElderCategory.valid_to).is_not(None))
-    revoked = sa.select(col(Card.elder_id)).where(col(Card.revoked_at).is_not(None))
-    elders = sa.union(status, ended, revoked).subquery()
+    since = datetime.combine(month.first_day - timedelta(days=1), time(0), UTC)
+    recorded = _recorded_elders(session, since)
+    if not recorded:
+        return set()
     stmt = (
         sa.select(col(Meal.canteen_id))
         .where(
+            in_values(session, col(Meal.elder_id), sorted(recorded)),
             in_values(session, col(Meal.canteen_id), sorted(canteens)),
             col(Meal.service_date) >= month.first_day,
             col(Meal.service_date) < month.next().first_day,
             col(Meal.kind) == "sale",
             col(Meal.subsidy) > 0,
-            col(Meal.elder_id).in_(sa.select(elders.c[0])),
         )
         .distinct()
     )

@@ -5,6 +5,7 @@ pointing back, and the closed statement and its hash stay as they were."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -72,6 +73,14 @@ def _register(world: World, kind: str, elder: str, effective: date) -> None:
         api.ok("POST", f"/api/v1/elders/{elder}/status", api.operator, 201, json=body)
 
 
+def _programme_totals(world: World, m: Month) -> dict[str, Any]:
+    r = world.api.client.get("/api/v1/settlement-programme", headers=world.api.auditor, params={"month": str(m)})
+    assert r.status_code == 200, r.text
+    (row,) = [c for c in json.loads(r.content)["canteens"] if c["canteen_code"] == "ry-01"]
+    totals: dict[str, Any] = row["totals"]
+    return totals
+
+
 def _words(kind: str, effective: date) -> str:
     return WORDS[kind].format(d=effective if kind == "category_end" else effective + timedelta(days=1))
 
@@ -97,6 +106,7 @@ def test_open_month_meals_are_held_with_the_fact_until_decided(world: World, kin
     totals = body["statement"]["totals"]
     assert totals["elder_subsidy"] == meals[0].quote.subsidy
     assert totals["held_subsidy"] == sum(x.quote.subsidy for x in meals[1:])
+    assert _programme_totals(world, m) == totals  # the programme's month holds them too
     # A reviewer decides through the same decisions as any flagged meal: accepted is paid, rejected is not.
     api.ok(
         "POST",
