@@ -99,16 +99,37 @@ def settle(
         baseline=baseline or {},
         held=tuple(held),
     )
-    results = sorted([*run_checks(view, cfg), *eligibility_checks(ledger, cfg)], key=lambda c: c.key)
+    results = sorted([*run_checks(view, cfg), *eligibility_checks(ledger, month, held, cfg)], key=lambda c: c.key)
     return Settlement(statement, tuple(results))
 
 
-def eligibility_checks(ledger: MonthLedger, config: SettlementConfig) -> list[CheckResult]:
+def eligibility_checks(
+    ledger: MonthLedger, month: Month, held: Sequence[HeldMeal], config: SettlementConfig
+) -> list[CheckResult]:
     """One result per elder and fact for the month's meals held ``eligibility_changed`` (all undecided: a
-    decision resolves them), naming the fact, its effective date and when and by whom it was recorded."""
+    decision resolves them), naming the fact, its effective date and when and by whom it was recorded; and one per
+    earlier closed month whose meals were taken back for it (the adjustment line names the facts), until each is
+    decided, so none is left undecided once this month closes."""
     code = ELIGIBILITY_CHANGED
     severity = config.severities.get(code, CHECK_CODES[code])
     out: list[CheckResult] = []
+    earlier: dict[Month, list[HeldMeal]] = {}
+    for h in held:
+        if h.status == "held" and h.origin != month and ELIGIBILITY_CHANGED in h.flags:
+            earlier.setdefault(h.origin, []).append(h)
+    for origin, meals in sorted(earlier.items()):
+        ids = tuple(h.meal_id for h in meals)
+        out.append(
+            CheckResult(
+                code,
+                f"{code}:{origin}",
+                severity,
+                f"{origin}（已关账）有 {len(ids)} 份补贴餐因登记信息变更已冲回（见调整项说明），待逐一审核",
+                f"{len(ids)} subsidised meals of the closed {origin} were taken back because the registry changed "
+                "(the adjustment line names the facts): each awaits a decision",
+                Evidence(ids, tuple(sorted({h.service_date for h in meals})), str(origin), (("meals", len(ids)),)),
+            )
+        )
     for (elder, zh, en), found in sorted(describe(ledger.ineligible.values()).items()):
         ids = tuple(f.meal_id for f in found)
         days = tuple(sorted({ledger.sales[m].service_date for m in ids}))

@@ -164,6 +164,9 @@ def test_a_closed_month_gets_a_downward_adjustment_and_keeps_its_hash() -> None:
         ("2026-03-20", MARCH, "held"),
         ("2026-03-25", MARCH, "held"),
     }
+    (check,) = [c for c in april.checks if c.code == ELIGIBILITY_CHANGED]  # each taken-back meal needs a decision
+    assert check.key == "eligibility_changed:2026-03" and check.severity == "error"
+    assert check.evidence.meal_ids == ("2026-03-20", "2026-03-25")
     assert verify_statement(march.statement, stored)  # the closed month never changes
     # March as settled after April closes: the reversed meals are no longer paid; one accepted later is paid back
     settled = settled_of(MARCH, [march.statement, april.statement])

@@ -153,7 +153,10 @@ def test_closed_month_gets_a_downward_adjustment_and_keeps_its_hash(world: World
     assert body["hash"] == digest
     # The meals are listed, held, in the next month: accepting one pays it back there.
     nid = nxt["id"]
-    held = api.ok("GET", f"{S}/{nid}", api.auditor)["flagged"]
+    listed = api.ok("GET", f"{S}/{nid}", api.auditor)
+    held = listed["flagged"]
+    (check,) = [c for c in listed["checks"] if c["code"] == "eligibility_changed"]
+    assert check["severity"] == "error" and check["key"] == f"eligibility_changed:{m}"
     assert sorted(f["meal_id"] for f in held if f["status"] == "held" and f["origin_month"] == str(m)) == late
     api.ok(
         "POST",
