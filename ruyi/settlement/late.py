@@ -2,8 +2,9 @@
 closed statement. The earlier month is recomputed from its facts as known now and compared with what was already
 settled for it (:func:`settled_of`); the difference becomes adjustment lines of the next open month
 (:func:`target_month`) pointing back to it: ``late_paid`` (meals newly paid), ``reversed`` (meals paid before, now
-voided or rejected) and ``operating`` (the recomputed operating subsidy, cap included, minus what was paid). So each
-meal is paid exactly once, in its month or in one adjustment.
+voided or rejected), ``eligibility_changed`` (meals paid before that the registry as it stands now no longer
+supports: :mod:`.recheck`) and ``operating`` (the recomputed operating subsidy, cap included, minus what was paid).
+So each meal is paid exactly once, in its month or in one adjustment.
 """
 
 from __future__ import annotations
