@@ -3,8 +3,10 @@
 300,000 facts is about ten times a busy canteen-month (500 elders, lunch and dinner, 30 days). The facts include
 voids, reprints, flagged and decided meals, other canteens' meals of the same elders and Z-reports, so every edit
 check runs. Prints the time of ``settle`` alone, of the content hash and of the CSV export, and facts/s.
+``--registry``: settle against the registry as it stands now (every subsidised meal priced again; one elder in a
+hundred registered deceased from the 20th, after the meals), the eligibility re-check's cost.
 
-Run: .venv/bin/python -m bench.settlement [--facts 300000] [--repeat 3]
+Run: .venv/bin/python -m bench.settlement [--facts 300000] [--repeat 3] [--registry]
 """
 
 from __future__ import annotations
@@ -17,10 +19,22 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from ruyi.eligibility import CategorySpan, ElderProfile, EnrolmentStatus, StatusChange
 from ruyi.export import StatementDoc, statement_csv
 from ruyi.money import format_yuan
 from ruyi.rules import parse_rulebook
-from ruyi.settlement import Decision, MealFact, Month, Ratio, SettlementConfig, ZTotals, settle, statement_hash
+from ruyi.settlement import (
+    Decision,
+    MealFact,
+    Month,
+    Ratio,
+    Registry,
+    RegistryFact,
+    SettlementConfig,
+    ZTotals,
+    settle,
+    statement_hash,
+)
 
 RULES = parse_rulebook((Path(__file__).resolve().parents[1] / "deploy" / "rules" / "ruyi-city.yaml").read_text())
 MONTH = Month(2026, 6)
@@ -121,12 +135,34 @@ def _z(facts: list[MealFact]) -> list[ZTotals]:
     return [ZTotals(t, d, *r) for (t, d), r in rows.items()]
 
 
+def registry(facts: list[MealFact]) -> Registry:
+    """Every elder 90+ and 特困 (so every subsidy recorded here is supported), one in a hundred deceased from the
+    20th of the month."""
+    profiles: dict[str, ElderProfile] = {}
+    facts_out: list[RegistryFact] = []
+    died = date(MONTH.year, MONTH.month, 20)
+    for k, e in enumerate(sorted({f.elder_id for f in facts if f.elder_id is not None})):
+        statuses = [StatusChange(status=EnrolmentStatus.ENROLLED, effective_from=date(2020, 1, 1))]
+        if k % 100 == 0:
+            statuses.append(StatusChange(status=EnrolmentStatus.DECEASED, effective_from=died))
+            facts_out.append(RegistryFact(e, "status", "deceased", died))
+        profiles[e] = ElderProfile(
+            elder_id=e,
+            birth_date=date(1930, 1, 1),
+            statuses=tuple(statuses),
+            categories=(CategorySpan(code="tekun", valid_from=date(2020, 1, 1)),),
+        )
+    return Registry(profiles, facts=tuple(facts_out))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--facts", type=int, default=300_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--registry", action="store_true")
     args = parser.parse_args()
     facts, other, z = workload(args.facts, random.Random(7))
+    now = registry(facts) if args.registry else None
     enrolled = {MONTH.first_day + timedelta(days=k): args.facts // 30 for k in range(30)}
     config = SettlementConfig(attendance_factor=Ratio(1))
     times, hash_times, csv_times = [], [], []
@@ -141,6 +177,7 @@ def main() -> None:
             enrolled=enrolled,
             z_reports=z,
             other_canteens=other,
+            registry=now,
         )
         t1 = time.perf_counter()
         digest = statement_hash(result.statement)

@@ -248,6 +248,7 @@ SECTION_TEXT = {
 ADJUSTMENT_TEXT = {
     "late_paid": "补报餐次补贴",
     "reversed": "冲回已付补贴",
+    "eligibility_changed": "登记信息变更（身故、注销、暂停、类别结束、卡挂失），冲回已付补贴",
     "operating": "运营补贴重算差额",
     "correction": "人工调整",
 }

@@ -32,6 +32,11 @@ FLAG_TEXT: dict[str, tuple[str, str]] = {
     "clock_skew": ("终端时钟与服务器时间相差过大", "the terminal's clock was far from the server's"),
     "future_service_time": ("就餐时间晚于服务器当前时间", "the service time is in the future"),
     "far_past_service_time": ("就餐时间过于久远", "the service time is implausibly far in the past"),
+    "eligibility_changed": (
+        "按现行登记信息（身故、注销、暂停、类别结束或卡挂失，含事后登记的）重算，补贴低于已付金额，待审核",
+        "priced again for the registry as it stands now (a death, cancellation, suspension, ended category or "
+        "revoked card, also one recorded late), the subsidy is below what was paid: awaiting a decision",
+    ),
     "manual_identification": ("人工查找身份（未刷卡）", "identified by hand (no card tapped)"),
     "void_irregular": (
         "作废记录异常：找不到本终端的原销售、重复作废、跨日作废或金额与原销售不符",

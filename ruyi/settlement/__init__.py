@@ -3,7 +3,8 @@ out. Pure: no I/O, no clock, no database. The server loads the facts, stores sta
 :func:`settle`; closing stores :func:`statement_hash`, and a closed statement is only ever compared with it again.
 
 :mod:`.model` names the inputs and outputs, :mod:`.month` classifies a month's facts and sums them,
-:mod:`.late` turns late facts of closed months into adjustments, :mod:`.checks` holds the edit checks,
+:mod:`.late` turns late facts of closed months into adjustments, :mod:`.recheck` prices every
+subsidised meal again for the registry as it stands now, :mod:`.checks` holds the edit checks,
 :mod:`.statement` joins them in :func:`settle`, and :mod:`.encoding` writes the canonical bytes.
 """
 
@@ -58,6 +59,7 @@ from ruyi.settlement.month import (
     operating_days,
     paid_days,
 )
+from ruyi.settlement.recheck import ELIGIBILITY_CHANGED, Finding, Registry, RegistryFact, Revocation, recheck
 from ruyi.settlement.statement import settle
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "CHAIN_FLAGS",
     "CHECKS",
     "CHECK_CODES",
+    "ELIGIBILITY_CHANGED",
     "INFO_FLAGS",
     "STATEMENT_FORMAT",
     "STATUS_FLAGS",
@@ -76,6 +79,7 @@ __all__ = [
     "CorrectionLine",
     "Decision",
     "Evidence",
+    "Finding",
     "HeldMeal",
     "HeldStatus",
     "InvalidSettlementInput",
@@ -89,6 +93,9 @@ __all__ = [
     "PaidDay",
     "PriorMonth",
     "Ratio",
+    "Registry",
+    "RegistryFact",
+    "Revocation",
     "Settled",
     "Settlement",
     "SettlementConfig",
@@ -105,6 +112,7 @@ __all__ = [
     "month_totals",
     "operating_days",
     "paid_days",
+    "recheck",
     "run_checks",
     "settle",
     "settled_of",

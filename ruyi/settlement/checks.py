@@ -47,6 +47,7 @@ CHECK_CODES: dict[str, Severity] = {
     "meals_held": "warning",
     "void_without_sale": "warning",
     "correction_window": "error",
+    "eligibility_changed": "error",
 }
 """Every check code with its default severity (:attr:`SettlementConfig.severities` may change it). Checks about
 single meals (two canteens, daily limit, cancellation, revoked card, chain) look only at meals without a

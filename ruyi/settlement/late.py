@@ -2,8 +2,9 @@
 closed statement. The earlier month is recomputed from its facts as known now and compared with what was already
 settled for it (:func:`settled_of`); the difference becomes adjustment lines of the next open month
 (:func:`target_month`) pointing back to it: ``late_paid`` (meals newly paid), ``reversed`` (meals paid before, now
-voided or rejected) and ``operating`` (the recomputed operating subsidy, cap included, minus what was paid). So each
-meal is paid exactly once, in its month or in one adjustment.
+voided or rejected), ``eligibility_changed`` (meals paid before that the registry as it stands now no longer
+supports: :mod:`.recheck`) and ``operating`` (the recomputed operating subsidy, cap included, minus what was paid).
+So each meal is paid exactly once, in its month or in one adjustment.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ruyi.settlement.model import (
     Statement,
 )
 from ruyi.settlement.month import classify_month
+from ruyi.settlement.recheck import Registry, finding_note
 
 
 def target_month(origin: Month, closed: Collection[Month]) -> Month:
@@ -32,6 +34,9 @@ def target_month(origin: Month, closed: Collection[Month]) -> Month:
     while month in closed:
         month = month.next()
     return month
+
+
+_REVERSING = frozenset({"reversed", "eligibility_changed"})
 
 
 def settled_of(origin: Month, closed: Iterable[Statement]) -> Settled:
@@ -54,7 +59,7 @@ def settled_of(origin: Month, closed: Iterable[Statement]) -> Settled:
             if a.kind == "late_paid":
                 paid.update(a.meal_ids)
                 subsidy += a.amount
-            elif a.kind == "reversed":
+            elif a.kind in _REVERSING:
                 paid.difference_update(a.meal_ids)
                 subsidy += a.amount
             elif a.kind == "operating":
@@ -68,11 +73,18 @@ def settled_of(origin: Month, closed: Iterable[Statement]) -> Settled:
     return Settled(origin, frozenset(paid), subsidy, operating)
 
 
-def late_adjustments(
-    canteen_id: str, month: Month, prior: PriorMonth, rules: RuleBook, config: SettlementConfig
+def late_adjustments(  # noqa: PLR0917
+    canteen_id: str,
+    month: Month,
+    prior: PriorMonth,
+    rules: RuleBook,
+    config: SettlementConfig,
+    registry: Registry | None = None,
 ) -> tuple[list[AdjustmentLine], list[HeldMeal]]:
     """The adjustment lines ``month`` carries for the earlier closed ``prior`` month, and that month's meals still
-    held (upward adjustments past :attr:`SettlementConfig.upward_window_months` are held as ``window_expired``)."""
+    held (upward adjustments past :attr:`SettlementConfig.upward_window_months` are held as ``window_expired``).
+    With the ``registry`` as it stands now, a meal paid before that it no longer supports is taken back in an
+    ``eligibility_changed`` line (its note names the facts) and held until a reviewer decides."""
     origin = prior.settled.month
     if origin >= month:
         raise InvalidSettlementInput.one(
@@ -81,12 +93,14 @@ def late_adjustments(
             f"an adjusted month ({origin}) must be before {month}",
         )
     before = prior.settled.paid_meal_ids
-    ledger = classify_month(canteen_id, origin, prior.facts, rules, config)
+    ledger = classify_month(canteen_id, origin, prior.facts, rules, config, registry=registry)
     window = config.upward_window_months
     if window is not None and month.index() - origin.index() > window:
         expired = set(ledger.paid) - before
         if expired:
-            ledger = classify_month(canteen_id, origin, prior.facts, rules, config, unpayable=expired)
+            ledger = classify_month(
+                canteen_id, origin, prior.facts, rules, config, unpayable=expired, registry=registry
+            )
     missing = before - ledger.sales.keys()
     if missing:
         raise InvalidSettlementInput.one(
@@ -103,11 +117,19 @@ def late_adjustments(
         )
     newly = sorted(set(ledger.paid) - before)
     gone = sorted(before - ledger.paid.keys())
+    ineligible = [m for m in gone if m in ledger.ineligible]
+    reversed_ = [m for m in gone if m not in ledger.ineligible]
     out: list[AdjustmentLine] = []
     if newly:
         out.append(AdjustmentLine(origin, "late_paid", sum(ledger.paid[m].subsidy for m in newly), tuple(newly)))
-    if gone:
-        out.append(AdjustmentLine(origin, "reversed", -sum(ledger.sales[m].subsidy for m in gone), tuple(gone)))
+    if reversed_:
+        out.append(
+            AdjustmentLine(origin, "reversed", -sum(ledger.sales[m].subsidy for m in reversed_), tuple(reversed_))
+        )
+    if ineligible:
+        amount = -sum(ledger.sales[m].subsidy for m in ineligible)
+        note = finding_note(ledger.ineligible[m] for m in ineligible)
+        out.append(AdjustmentLine(origin, "eligibility_changed", amount, tuple(ineligible), note))
     op_delta = sum(d.paid for d in ledger.operating) - prior.settled.operating
     if op_delta:
         out.append(AdjustmentLine(origin, "operating", op_delta, tuple(sorted({*newly, *gone}))))

@@ -21,7 +21,10 @@ STATEMENT_FORMAT = "ruyi-statement/1"
 Decision = Literal["accepted", "rejected"]
 Severity = Literal["error", "warning"]
 HeldStatus = Literal["held", "rejected", "window_expired"]
-AdjustmentKind = Literal["late_paid", "reversed", "operating", "correction"]
+AdjustmentKind = Literal["late_paid", "reversed", "eligibility_changed", "operating", "correction"]
+"""``eligibility_changed``: like ``reversed`` (meals paid before, paid no more), because the registry as it stands
+now no longer supports their subsidy (a death, cancellation, suspension, ended category or revoked card recorded
+after the month closed); the line's note names the facts."""
 
 
 class InvalidSettlementInput(RuyiError):
@@ -113,6 +116,8 @@ class MealFact:
     tiers: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     decision: Decision | None = None
+    card_key: str | None = None
+    """The key digest of the card tapped (None without a card): a card revoked later is matched by it."""
 
     def __post_init__(self) -> None:
         if self.service_time.tzinfo is None or self.service_time.utcoffset() is None:
@@ -154,6 +159,7 @@ def fact_from_record(record: MealRecord, *, flags: Iterable[str] = (), decision:
         tiers=q.tiers,
         flags=tuple(sorted(set(flags))),
         decision=decision,
+        card_key=record.card_key,
     )
 
 
@@ -327,7 +333,8 @@ class AdjustmentLine:
     origin: Month
     kind: AdjustmentKind
     amount: Fen
-    """Signed: elder subsidy for ``late_paid``/``reversed``, operating subsidy for ``operating``."""
+    """Signed: elder subsidy for ``late_paid``/``reversed``/``eligibility_changed``, operating subsidy for
+    ``operating``."""
     meal_ids: tuple[str, ...]
     note: str = ""
     line_id: str = ""

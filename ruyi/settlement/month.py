@@ -26,6 +26,7 @@ from ruyi.settlement.model import (
     SettlementConfig,
     Totals,
 )
+from ruyi.settlement.recheck import ELIGIBILITY_CHANGED, Finding, Registry, recheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class MonthLedger:
     orphan_voids: list[MealFact]
     void_of: dict[str, str]
     """sale id -> void id."""
+    ineligible: dict[str, Finding]
+    """Undecided sales (not voided) the present registry no longer supports (:mod:`.recheck`): held."""
 
 
 def dedupe(facts: Iterable[MealFact]) -> dict[str, MealFact]:
@@ -70,8 +73,12 @@ def classify_month(
     config: SettlementConfig,
     *,
     unpayable: Collection[str] = (),
+    registry: Registry | None = None,
 ) -> MonthLedger:
-    """The month's facts classified into paid, held and voided (``unpayable``: sales past the upward window)."""
+    """The month's facts classified into paid, held and voided (``unpayable``: sales past the upward window).
+    With the ``registry`` as it stands now, every undecided subsidised sale is priced again
+    (:func:`~ruyi.settlement.recheck.recheck`) and held ``eligibility_changed`` where its subsidy is no longer
+    supported."""
     sales, void_list = _sales_and_voids(canteen_id, month, dedupe(facts).values())
     void_of: dict[str, str] = {}
     voids: dict[str, MealFact] = {}
@@ -83,17 +90,22 @@ def classify_month(
             voids[v.meal_id] = v
         else:
             orphans.append(v)
+    ineligible: dict[str, Finding] = {}
+    if registry is not None:
+        undecided = (f for mid, f in sales.items() if mid not in void_of and f.decision is None)
+        ineligible = recheck(undecided, registry, rules)
     paid: dict[str, MealFact] = {}
     held: list[HeldMeal] = []
     for mid, f in sales.items():
         if mid in void_of:
             continue
-        status = _held_status(f, config, unpayable)
+        flags = tuple(sorted({*f.flags, ELIGIBILITY_CHANGED})) if mid in ineligible else f.flags
+        status = _held_status(f, flags, config, unpayable)
         if status is None:
             paid[mid] = f
         else:
             held.append(
-                HeldMeal(mid, month, f.service_date, f.slot, f.elder_id, f.subsidy, status, tuple(sorted(f.flags)))
+                HeldMeal(mid, month, f.service_date, f.slot, f.elder_id, f.subsidy, status, tuple(sorted(flags)))
             )
     return MonthLedger(
         canteen_id=canteen_id,
@@ -106,6 +118,7 @@ def classify_month(
         voids=voids,
         orphan_voids=orphans,
         void_of=void_of,
+        ineligible=ineligible,
     )
 
 
@@ -136,10 +149,12 @@ def _sales_and_voids(
     return sales, voids
 
 
-def _held_status(f: MealFact, config: SettlementConfig, unpayable: Collection[str]) -> HeldStatus | None:
+def _held_status(
+    f: MealFact, flags: Iterable[str], config: SettlementConfig, unpayable: Collection[str]
+) -> HeldStatus | None:
     if f.decision == "rejected":
         return "rejected"
-    if f.decision is None and any(flag not in config.info_flags for flag in f.flags):
+    if f.decision is None and any(flag not in config.info_flags for flag in flags):
         return "held"
     if f.meal_id in unpayable:
         return "window_expired"

@@ -4,7 +4,8 @@ binders ends in one success and one 409, decided by the database, not by a look-
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -17,6 +18,16 @@ from server.cards.tables import Card
 from server.elders.schemas import CardKind, CardOut
 from server.elders.service import CLOSED, get_elder, normalise_serial, statuses_of
 from server.errors import Conflict, Invalid, NotFound
+
+
+def revoked_since(revoked_on: date | None, revoked_at: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """When a revoked card stopped counting: its revocation date's midnight in the programme's zone, or when
+    the revocation was recorded if that is earlier (intake flags, and settlement re-checks, meals from then on)."""
+    if revoked_at is None:
+        return None
+    if revoked_on is None:
+        return revoked_at
+    return min(revoked_at, datetime.combine(revoked_on, time(0), zone))
 
 
 def card_out(c: Card) -> CardOut:

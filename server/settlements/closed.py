@@ -22,6 +22,7 @@ from ruyi.settlement import Month, PriorMonth, Statement, decode_statement, sett
 from server.errors import ServerError
 from server.meals.tables import MealActivity, MealFlag
 from server.settlements.facts import Context, month_facts
+from server.settlements.registry import touched_since
 from server.settlements.tables import ClosedMonth, SettlementDecision, SettlementStatement
 from server.sql import in_values as among
 
@@ -81,8 +82,9 @@ def late_months(
     """Per canteen (``closed``: its closed months with their close times), its closed months whose late facts
     are settled in ``month`` (:func:`~ruyi.settlement.target_month`) and that saw something after the canteen's
     last close (less :data:`LATE_MARGIN`): a sale of theirs, or a void or reprint of one, received (as
-    ``meal_activity`` notes at intake), a decision taken, or flagged meals still undecided. Canteens with none
-    are left out. For any number of canteens, three small queries."""
+    ``meal_activity`` notes at intake), a decision taken, flagged meals still undecided, or a subsidised meal of
+    an elder whose status, category or card changed in the registry since (:func:`~.registry.touched_since`).
+    Canteens with none are left out. For any number of canteens, a few small queries."""
     candidates: dict[uuid.UUID, list[Month]] = {}
     since: dict[uuid.UUID, datetime] = {}
     for canteen_id, months in closed.items():
@@ -92,8 +94,10 @@ def late_months(
             since[canteen_id] = max(months.values()) - LATE_MARGIN
     if not candidates:
         return {}
-    active = _active_since(session, candidates=candidates, since=since) | _undecided(
-        session, candidates=candidates, info_flags=info_flags
+    active = (
+        _active_since(session, candidates=candidates, since=since)
+        | _undecided(session, candidates=candidates, info_flags=info_flags)
+        | touched_since(session, candidates=candidates, since=since)
     )
     out = {c: [p for p in found if (c, p) in active] for c, found in candidates.items()}
     return {c: found for c, found in out.items() if found}

@@ -50,7 +50,9 @@ def target(
 ) -> Target:
     canteen = session.get(Canteen, row.canteen_id)
     assert canteen is not None
-    ctx = context(session, canteen, category_key=settings.category_key, config=config)
+    ctx = context(
+        session, canteen, category_key=settings.category_key, config=config, card_secret=settings.card_key_secret
+    )
     return Target(actor, row, canteen, ctx, four_eyes=settings.settlement_four_eyes)
 
 

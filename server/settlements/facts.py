@@ -43,9 +43,13 @@ class Context:
     config: SettlementConfig
     tier_of_token: dict[str, str]
     category_tiers: frozenset[str]
+    card_secret: bytes = b""
+    """Meals carry the tapped card's key digest under this secret: a card revoked later is found by it."""
 
 
-def context(session: Session, canteen: Canteen, *, category_key: str, config: SettlementConfig) -> Context:
+def context(
+    session: Session, canteen: Canteen, *, category_key: str, config: SettlementConfig, card_secret: str = ""
+) -> Context:
     book = load_book(session, canteen.programme)
     if book is None:
         raise Conflict(
@@ -61,7 +65,7 @@ def context(session: Session, canteen: Canteen, *, category_key: str, config: Se
             if tier.when.categories_any or tier.when.categories_all:
                 cats.add(tier.id)
                 tokens[token(key, "t", tier.id)] = tier.id
-    return Context(book, config, tokens, frozenset(cats))
+    return Context(book, config, tokens, frozenset(cats), card_secret.encode())
 
 
 # The canonical text is parsed once per row, with the C decoder, for the three things only it holds (cashier, the
@@ -86,6 +90,7 @@ _NAMES = (
     "subsidised",
     "operating_subsidy",
     "rule_version",
+    "card_key",
     "canonical",
 )
 """The meal columns a fact is made of (read by name in :meth:`_FactMaker.fact`)."""
@@ -160,6 +165,7 @@ class _FactMaker:
             self.tiers(quote.get("tiers", ())),
             () if not flags else tuple(sorted(set(flags))),
             "accepted" if decision == "accepted" else "rejected" if decision == "rejected" else None,
+            row.card_key,
         )
 
 

@@ -12,7 +12,9 @@
   statement uses, with the bureau's construction lines and corrections.
 - A canteen with an earlier closed month that is settled in this one and saw something late
   (:func:`~.closed.late_months`, for all canteens at once) gets its full statement instead: its adjustments need
-  the meals.
+  the meals. So does a canteen with subsidised meals of an elder whose status, categories, details or cards
+  changed since the month began (:func:`~.registry.touched_canteens`): its statement prices those meals again
+  against the registry now (``eligibility_changed``); a change recorded earlier was seen by intake.
 
 So every canteen's totals are its statement's, to the fen (tests compare them on random months). Open
 statements have no hash here: it would change with every meal that arrives, and the canteen's own export
@@ -43,6 +45,7 @@ from server.rules.service import load_book
 from server.settlements import service
 from server.settlements.closed import late_months, verify_stored
 from server.settlements.facts import Context, context
+from server.settlements.registry import touched_canteens
 from server.settlements.schemas import SummaryOut, SummaryRow
 from server.settlements.tables import ClosedMonth, SettlementDecision, SettlementLine, SettlementStatement
 
@@ -54,7 +57,7 @@ class ProgrammeEntry:
 
 
 def programme_month(
-    session: Session, *, month: Month, category_key: str, config: SettlementConfig
+    session: Session, *, month: Month, category_key: str, config: SettlementConfig, card_secret: str = ""
 ) -> list[ProgrammeEntry]:
     """Every active canteen (and every canteen with a statement row for ``month``), by code."""
     canteens = list(session.exec(select(Canteen).order_by(col(Canteen.code))))
@@ -71,7 +74,13 @@ def programme_month(
     open_ = [c for c in listed if c.id not in totals]
     if open_:
         totals |= _open_totals(
-            session, month=month, canteens=open_, rows=rows, category_key=category_key, config=config
+            session,
+            month=month,
+            canteens=open_,
+            rows=rows,
+            category_key=category_key,
+            config=config,
+            card_secret=card_secret,
         )
     out = []
     for c in listed:
@@ -126,7 +135,13 @@ _SUMMARY_FIELDS = (*_SUMMED, "elders")
 
 
 def summary(
-    session: Session, *, from_month: str, to_month: str, category_key: str, config: SettlementConfig
+    session: Session,
+    *,
+    from_month: str,
+    to_month: str,
+    category_key: str,
+    config: SettlementConfig,
+    card_secret: str = "",
 ) -> SummaryOut:
     """City-wide: each canteen's figures for each month from ``from_month`` to ``to_month``, and their sums."""
     months = months_between(parse_month(from_month, "from_month"), parse_month(to_month, "to_month"))
@@ -141,7 +156,7 @@ def summary(
             **{f: getattr(e.figures.totals, f) for f in _SUMMARY_FIELDS},
         )
         for m in months
-        for e in programme_month(session, month=m, category_key=category_key, config=config)
+        for e in programme_month(session, month=m, category_key=category_key, config=config, card_secret=card_secret)
     ]
     totals = {k: sum(getattr(r, k) for r in rows) for k in _SUMMED}
     return SummaryOut(from_month=from_month, to_month=to_month, rows=rows, totals=totals)
@@ -155,11 +170,14 @@ def _open_totals(
     rows: Mapping[uuid.UUID, SettlementStatement],
     category_key: str,
     config: SettlementConfig,
+    card_secret: str = "",
 ) -> dict[uuid.UUID, Totals]:
     contexts: dict[str, Context] = {}
     for c in canteens:
         if c.programme not in contexts:
-            contexts[c.programme] = context(session, c, category_key=category_key, config=config)
+            contexts[c.programme] = context(
+                session, c, category_key=category_key, config=config, card_secret=card_secret
+            )
     lines: dict[uuid.UUID, list[SettlementLine]] = defaultdict(list)
     found = session.exec(
         select(SettlementLine)
@@ -183,15 +201,18 @@ def _open_totals(
     )
     out: dict[uuid.UUID, Totals] = {}
     summed: dict[uuid.UUID, tuple[RuleBook, list[SettlementLine]]] = {}
+    touched = touched_canteens(session, month=month, canteens=ids - late.keys())
     for c in canteens:
         ctx = contexts[c.programme]
         row = rows.get(c.id)
         bureau = lines.get(row.id, []) if row is not None else []
-        if c.id not in late:
+        if c.id not in late and c.id not in touched:  # the registry may hold meals of a touched canteen
             summed[c.id] = (ctx.book, bureau)
             continue
         probe = row or SettlementStatement(id=uuid.UUID(int=0), canteen_id=c.id, month=str(month), created_by="")
-        computed = service.compute(session, row=probe, ctx=ctx, with_checks=False, lines=bureau, late=late[c.id])
+        computed = service.compute(
+            session, row=probe, ctx=ctx, with_checks=False, lines=bureau, late=late.get(c.id, [])
+        )
         out[c.id] = computed.settlement.statement.totals
     return out | rollup_totals(session, month=month, canteens=summed, info_flags=config.info_flags)
 

@@ -254,7 +254,9 @@ def export_programme(
     """The whole programme for one month: one row of totals per canteen (closed statements as stored, with
     their hash; open ones computed now, without one) and a total row (bureau staff)."""
     m = parse_month(month)
-    entries = programme_month(session, month=m, category_key=settings.category_key, config=config)
+    entries = programme_month(
+        session, month=m, category_key=settings.category_key, config=config, card_secret=settings.card_key_secret
+    )
     name = f"programme-{m}"
     if fmt == "csv":
         return _file(programme_csv(programme_doc(session, m, entries)), CSV_TYPE, f"{name}.csv")
@@ -284,7 +286,12 @@ def summary(
     """City-wide: meals, elders served, elder subsidies and operating subsidies per canteen per month (at most
     24 months), as JSON or XLSX (bureau staff)."""
     out = city_summary(
-        session, from_month=from_month, to_month=to_month, category_key=settings.category_key, config=config
+        session,
+        from_month=from_month,
+        to_month=to_month,
+        category_key=settings.category_key,
+        config=config,
+        card_secret=settings.card_key_secret,
     )
     if fmt == "xlsx":
         rows = [r.model_dump() for r in out.rows]

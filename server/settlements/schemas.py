@@ -113,7 +113,7 @@ class ConstructionLineOut(BaseModel):
 
 class AdjustmentOut(BaseModel):
     origin: str
-    kind: Literal["late_paid", "reversed", "operating", "correction"]
+    kind: Literal["late_paid", "reversed", "eligibility_changed", "operating", "correction"]
     amount: int
     meal_ids: list[str]
     note: str

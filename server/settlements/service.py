@@ -40,6 +40,7 @@ from server.settlements.closed import prior_months, verify_stored
 from server.settlements.facts import CheckInputs, Context, check_inputs
 from server.settlements.facts import context as context  # noqa: PLC0414 integrator: remove after merge (bench)
 from server.settlements.facts import month_facts as month_facts  # noqa: PLC0414 integrator: remove after merge (bench)
+from server.settlements.registry import registry_of
 from server.settlements.tables import (
     ClosedMonth,
     SettlementLine,
@@ -135,6 +136,9 @@ def compute(
     inputs = CheckInputs()
     if with_checks:
         inputs = check_inputs(session, canteen_id=row.canteen_id, month=month, ctx=ctx, facts=own)
+    prior = prior_months(session, ctx=ctx, canteen_id=row.canteen_id, month=month, late=late)
+    every = [*own, *(f for p in prior for f in p.facts)]
+    registry = registry_of(session, facts=every, card_secret=ctx.card_secret, zone=ctx.book.zone)
     settlement = settle(
         canteen_id=str(row.canteen_id),
         month=month,
@@ -147,7 +151,8 @@ def compute(
             for x in lines
             if x.kind == "correction"
         ],
-        prior=prior_months(session, ctx=ctx, canteen_id=row.canteen_id, month=month, late=late),
+        prior=prior,
+        registry=registry,
         enrolled=inputs.enrolled,
         z_reports=inputs.z_reports,
         other_canteens=inputs.other_canteens,

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from ruyi.rules import RuleBook
 from ruyi.sync import MenuItem, card_key_digest
 from server.base import as_uuid
 from server.canteens.tables import MenuItem as MenuRow
+from server.cards.service import revoked_since
 from server.cards.tables import Card
 from server.elders.service import NOT_ELIGIBLE, profiles_of
 from server.meals.queries import DayMeal, elder_day_meals
@@ -190,12 +191,7 @@ def profile_cache(session: Session) -> ProfileCache:
 
 
 def _revoked_at(card: Card, zone: ZoneInfo) -> datetime | None:
-    """When a revoked card stopped counting: its revocation date's midnight, or when it was recorded if earlier."""
-    if card.revoked_at is None:
-        return None
-    if card.revoked_on is None:
-        return card.revoked_at
-    return min(card.revoked_at, datetime.combine(card.revoked_on, time(0), zone))
+    return revoked_since(card.revoked_on, card.revoked_at, zone)
 
 
 def _revoked_card_flag(r: MealRecord, cards: list[Card], ctx: IntakeContext) -> Flag | None:
