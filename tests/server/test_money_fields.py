@@ -106,7 +106,7 @@ def money_fields() -> list[MoneyField]:
     for path, ops in SPEC["paths"].items():
         for method, op in ops.items():
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-            places = [(body, ("body",))] if body else []
+            places: list[tuple[dict[str, Any], tuple[str, ...]]] = [(body, ("body",))] if body else []
             places += [(p["schema"], (p["in"], p["name"])) for p in op.get("parameters", [])]
             for schema, loc in places:
                 for where, low, high in _walk(schema, loc, frozenset()):
@@ -291,7 +291,7 @@ def test_a_pushed_quote_with_an_amount_that_is_not_an_int_is_refused(world: Worl
     """A terminal sending a float is a bug: the batch is refused, never rounded into fen."""
     api = world.api
     record = world.chain(world.ta).sale(elder=world.elders[0])
-    good = {
+    good: dict[str, Any] = {
         "protocol": 1,
         "terminal_clock": now_utc().isoformat(),
         "snapshot_created_at": (now_utc() - timedelta(hours=1)).isoformat(),
