@@ -8,12 +8,20 @@ the elder pays ``price - subsidy``, so the two always add up to the price exactl
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from ruyi.errors import InvalidMoney
+from ruyi.i18n import bilingual_error
 
 Fen = int
-"""An amount of money in fen (1 yuan = 100 fen)."""
+"""An amount of money in fen (1 yuan = 100 fen): the plain type computations use. A contract's money field is a
+:data:`StrictFen` (or an ``Annotated[int, FenRange(...)]`` with its own bounds)."""
 
 BASIS_POINTS_100_PERCENT = 10_000
 
@@ -77,3 +85,67 @@ def percent_of(fen: Fen, basis_points: int) -> Fen:
     if fen < 0 or basis_points < 0:
         raise ValueError("percent_of takes non-negative amounts")
     return (fen * basis_points * 2 + BASIS_POINTS_100_PERCENT) // (2 * BASIS_POINTS_100_PERCENT)
+
+
+# -- money in contracts -------------------------------------------------------------------------------------------
+
+INT4_MAX = 2**31 - 1
+"""The largest amount a 4-byte integer column holds (¥21,474,836.47): the ceiling of every stored amount."""
+MEAL_PRICE_CEILING = 1_000_000
+"""No meal costs more than ¥10,000.00 in any contract; the server's configured maximum (``max_meal_price_fen``)
+is at most this and usually far lower."""
+FEN_DESCRIPTION = "integer fen (分): ¥11.00 is 1100"
+FEN_UNIT_KEY = "x-unit"
+"""In the JSON schema of every money field: ``"x-unit": "fen"`` (what a client, or a test, finds them by)."""
+_HINT_ZH = "金额以分为单位的整数：¥11.00 应写作 1100"
+_HINT_EN = "amounts are integer fen: ¥11.00 is 1100"
+
+
+def fen_range_text(ge: int, le: int) -> tuple[str, str]:
+    """The message (zh, en) of an amount outside ``ge..le`` fen; it says the unit too."""
+    zh = f"金额应在 {ge} 至 {le} 分之间（{format_yuan(ge)} 至 {format_yuan(le)}）；{_HINT_ZH}"
+    en = f"the amount must be {ge} to {le} fen ({format_yuan(ge)} to {format_yuan(le)}); {_HINT_EN}"
+    return zh, en
+
+
+@dataclass(frozen=True, slots=True)
+class FenRange:
+    """Pydantic annotation of a money field: an ``int`` of fen in ``ge..le``, strictly. Text ("5.00", "500"),
+    floats (11.0) and booleans are refused, never coerced (lax mode would read "5.00" as 5 fen and ``true`` as
+    1), with the code ``money.fen_type``; an amount out of range with ``money.fen_range``. Both messages say
+    the unit (zh and en: :data:`_HINT_EN`), and the JSON schema says it too (``description``, ``x-unit``)."""
+
+    ge: int = 0
+    le: int = INT4_MAX
+
+    def check(self, value: Any, handler: core_schema.ValidatorFunctionWrapHandler) -> Any:
+        if type(value) is not int:  # bool is an int subclass: refused too
+            raise bilingual_error(
+                "money.fen_type",
+                f"{_HINT_ZH}（而不是 {value!r}）",
+                f"{_HINT_EN} (not {value!r})",
+            )
+        if not self.ge <= value <= self.le:
+            raise bilingual_error("money.fen_range", *fen_range_text(self.ge, self.le))
+        return handler(value)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        inner = core_schema.int_schema(ge=self.ge, le=self.le, strict=True)
+        return core_schema.no_info_wrap_validator_function(self.check, inner)
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        out.setdefault("description", FEN_DESCRIPTION)
+        out[FEN_UNIT_KEY] = "fen"
+        return out
+
+
+StrictFen = Annotated[int, FenRange()]
+"""A money field of a contract: integer fen, 0 to :data:`INT4_MAX`."""
+MealPrice = Annotated[int, FenRange(le=MEAL_PRICE_CEILING)]
+"""A meal's price (or its subsidy, or what the elder pays) in a contract: integer fen, 0 to
+:data:`MEAL_PRICE_CEILING`."""
+FenOut = Annotated[int, Field(description=FEN_DESCRIPTION, json_schema_extra={FEN_UNIT_KEY: "fen"})]
+"""A money figure an answer carries (validated by whoever made it): documented as integer fen, not checked again."""

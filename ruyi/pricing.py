@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field
 
 from ruyi._model import Frozen
 from ruyi.eligibility import ElderProfile, Eligibility, assess
-from ruyi.money import Fen, percent_of
+from ruyi.money import Fen, MealPrice, StrictFen, percent_of
 from ruyi.reasons import Reason
 from ruyi.rules import RuleBook, RuleVersion, Slot, Tier
 
@@ -22,7 +22,7 @@ class MealRequest(Frozen):
 
     canteen_id: str = Field(min_length=1)
     slot: Slot
-    price: Fen = Field(ge=0)
+    price: MealPrice
     service_time: AwareDatetime
     menu_item_id: str | None = None
     withhold: Reason | None = None
@@ -42,10 +42,10 @@ class PriorMeal(Frozen):
 class Quote(Frozen):
     """What the elder pays and why. Stored with every meal; every figure is integer fen."""
 
-    price: Fen
-    subsidy: Fen
-    elder_pays: Fen
-    operating_subsidy: Fen
+    price: MealPrice
+    subsidy: MealPrice
+    elder_pays: MealPrice
+    operating_subsidy: StrictFen
     subsidised: bool
     service_date: date
     age: int | None

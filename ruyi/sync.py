@@ -33,14 +33,14 @@ from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 from ruyi._model import Frozen
 from ruyi.eligibility import ElderProfile
 from ruyi.meal import HASH_RE, Ident, MealRecord
-from ruyi.money import Fen
+from ruyi.money import INT4_MAX, MealPrice, StrictFen
 from ruyi.rules import RuleBook, Slot
 
 SYNC_PROTOCOL = 1
 SUPPORTED_PROTOCOLS = frozenset({1})
 MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
-_INT4_MAX = 2**31 - 1
+_INT4_MAX = INT4_MAX
 """The largest count or fen sum a Z-report may carry (the server stores them as 4-byte integers)."""
 
 TOKEN_RE = re.compile(r"^c[0-9a-f]{12}$")
@@ -63,7 +63,7 @@ def card_key_digest(secret: bytes, kind: str, serial: str) -> str:
 class MenuItem(Frozen):
     id: Ident
     name: str = Field(min_length=1, max_length=40)
-    price: Fen = Field(ge=0)
+    price: MealPrice
     slot: Slot
     valid_from: date
     valid_to: date | None = None
@@ -169,9 +169,9 @@ class ZFigures(Frozen):
 
     meals: int = Field(ge=0, le=_INT4_MAX)
     voids: int = Field(ge=0, le=_INT4_MAX)
-    price_total: Fen = Field(ge=0, le=_INT4_MAX)
-    subsidy_total: Fen = Field(ge=0, le=_INT4_MAX)
-    elder_pays_total: Fen = Field(ge=0, le=_INT4_MAX)
+    price_total: StrictFen
+    subsidy_total: StrictFen
+    elder_pays_total: StrictFen
 
     @model_validator(mode="after")
     def _adds_up(self) -> Self:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ruyi.money import MEAL_PRICE_CEILING
 from ruyi.settlement import INFO_FLAGS, Ratio, SettlementConfig
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "placeholder", "dev"})
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     max_import_rows: int = Field(default=300_000, ge=1)
     """Most data rows in one import file; more answers 413."""
     db_pool_size: int = Field(default=10, ge=1)
+    max_meal_price_fen: int = Field(default=10_000, ge=1, le=MEAL_PRICE_CEILING)
+    """The dearest menu item a canteen may enter, integer fen (10000 = ¥100.00); a dearer price answers 422."""
 
     card_key_secret: str = "changeme"
     """The programme's card-key secret: roster card keys are ``HMAC-SHA256(secret, "kind:serial")``

@@ -78,9 +78,12 @@ def update_canteen(canteen_id: uuid.UUID, body: CanteenUpdate, actor: CanteenWri
     responses=responses(401, 403, 404, 422),
 )
 def create_menu_item(
-    canteen_id: uuid.UUID, body: MenuItemCreate, actor: MenuWriter, session: SessionDep
+    canteen_id: uuid.UUID, body: MenuItemCreate, actor: MenuWriter, session: SessionDep, settings: SettingsDep
 ) -> MenuItemOut:
-    item = service.create_menu_item(session, actor=actor, canteen_id=canteen_id, **body.model_dump())
+    """A new item; its ``price`` is integer fen (¥11.00 is 1100), at most ``RUYI_MAX_MEAL_PRICE_FEN``."""
+    item = service.create_menu_item(
+        session, actor=actor, canteen_id=canteen_id, max_price=settings.max_meal_price_fen, **body.model_dump()
+    )
     session.commit()
     return menu_out(item)
 

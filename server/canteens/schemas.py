@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ruyi.money import FenOut, MealPrice
 from ruyi.rules import Slot
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -61,7 +62,9 @@ class CanteenOut(BaseModel):
 
 class MenuItemCreate(_In):
     name: str = Field(min_length=1, max_length=128)
-    price: int = Field(ge=0, le=10_000_000, description="integer fen (分)")
+    price: MealPrice = Field(
+        description="integer fen (分): ¥11.00 is 1100; at most the server's RUYI_MAX_MEAL_PRICE_FEN (default 10000)"
+    )
     slot: Slot
     effective_from: date
     effective_to: date | None = None
@@ -75,7 +78,7 @@ class MenuItemOut(BaseModel):
     id: uuid.UUID
     canteen_id: uuid.UUID
     name: str
-    price: int
+    price: FenOut
     slot: Slot
     effective_from: date
     effective_to: date | None

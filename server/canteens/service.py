@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from ruyi.money import MEAL_PRICE_CEILING, fen_range_text
 from server.audit import service as audit
 from server.auth.principal import Principal
 from server.auth.service import TERMINAL_PREFIX, new_secret, token_hash
@@ -131,9 +132,12 @@ def create_menu_item(
     slot: str,
     effective_from: date,
     effective_to: date | None,
+    max_price: int = MEAL_PRICE_CEILING,
 ) -> MenuItem:
     canteen = get_canteen(session, actor=actor, canteen_id=canteen_id)
     _check_dates(effective_from, effective_to)
+    if not 0 <= price <= max_price:
+        raise Invalid.field("body.price", "money.fen_range", *fen_range_text(0, max_price))
     item = MenuItem(
         canteen_id=canteen.id,
         name=name,

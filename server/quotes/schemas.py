@@ -5,6 +5,8 @@ from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from ruyi.money import FenOut
+
 
 class QuotePreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -25,10 +27,10 @@ class ReasonOut(BaseModel):
 
 
 class QuoteOut(BaseModel):
-    price: int
-    subsidy: int
-    elder_pays: int
-    operating_subsidy: int
+    price: FenOut
+    subsidy: FenOut
+    elder_pays: FenOut
+    operating_subsidy: FenOut
     subsidised: bool
     service_date: date
     service_time: datetime

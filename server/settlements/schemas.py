@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ruyi.money import FenOut, FenRange
 from server.errors import ProblemOut
 from server.months import MONTH_PATTERN
 
 MonthText = Field(pattern=MONTH_PATTERN, examples=["2026-10"])
+BUREAU_LINE_MAX = 1_000_000_000
+"""The largest bureau line either way: ¥10,000,000.00 (integer fen)."""
+BureauAmount = Annotated[int, FenRange(ge=-BUREAU_LINE_MAX, le=BUREAU_LINE_MAX)]
+"""A construction or correction amount: signed integer fen (¥11.00 is 1100), at most ¥10,000,000.00 either way."""
 
 
 class StatementCreate(BaseModel):
@@ -33,15 +38,18 @@ class BulkDecisionIn(BaseModel):
 
 
 class ConstructionIn(BaseModel):
-    amount: int = Field(ge=-(10**12), le=10**12)
-    """Integer fen (a negative amount takes an earlier line back)."""
+    amount: BureauAmount = Field(
+        description="signed integer fen (分): ¥11.00 is 1100; a negative amount takes an earlier line back"
+    )
     note: str = Field(min_length=1, max_length=500)
 
 
 class CorrectionIn(BaseModel):
     origin_month: str = MonthText
-    amount: int = Field(ge=-(10**12), le=10**12)
-    """Integer fen: negative (downward) always; positive only within the configured window."""
+    amount: BureauAmount = Field(
+        description="signed integer fen (分): ¥11.00 is 1100; negative (downward) always, positive only within the "
+        "configured window"
+    )
     note: str = Field(min_length=1, max_length=500)
 
 
@@ -87,9 +95,9 @@ class LineOut(BaseModel):
     categories."""
     meals: int
     elders: int
-    price: int
-    elder_subsidy: int
-    elder_pays: int
+    price: FenOut
+    elder_subsidy: FenOut
+    elder_pays: FenOut
     meal_ids: list[str]
 
 
@@ -98,23 +106,23 @@ class OperatingDayOut(BaseModel):
     rule_version: str
     basis: Literal["meal", "elder_day"]
     units: int
-    amount_each: int
-    gross: int
-    paid: int
-    cap: int | None
+    amount_each: FenOut
+    gross: FenOut
+    paid: FenOut
+    cap: FenOut | None
     meal_ids: list[str]
 
 
 class ConstructionLineOut(BaseModel):
     line_id: str
-    amount: int
+    amount: FenOut
     note: str
 
 
 class AdjustmentOut(BaseModel):
     origin: str
     kind: Literal["late_paid", "reversed", "eligibility_changed", "operating", "correction"]
-    amount: int
+    amount: FenOut
     meal_ids: list[str]
     note: str
     line_id: str
@@ -126,7 +134,7 @@ class HeldOut(BaseModel):
     service_date: date
     slot: str
     elder_id: str | None
-    subsidy: int
+    subsidy: FenOut
     status: Literal["held", "rejected", "window_expired"]
     flags: list[str]
 
@@ -136,17 +144,17 @@ class TotalsOut(BaseModel):
     subsidised_meals: int
     elders: int
     elder_days: int
-    price: int
-    elder_subsidy: int
-    elder_pays: int
-    operating_gross: int
-    operating_cap_reduction: int
-    operating: int
-    construction: int
-    adjustments: int
-    payable: int
+    price: FenOut
+    elder_subsidy: FenOut
+    elder_pays: FenOut
+    operating_gross: FenOut
+    operating_cap_reduction: FenOut
+    operating: FenOut
+    construction: FenOut
+    adjustments: FenOut
+    payable: FenOut
     held_meals: int
-    held_subsidy: int
+    held_subsidy: FenOut
 
 
 class StatementBody(BaseModel):
@@ -190,7 +198,7 @@ class FlaggedMealOut(BaseModel):
     service_date: str
     slot: str
     elder_id: str | None
-    subsidy: int
+    subsidy: FenOut
     status: str
     """held / rejected / window_expired / paid / voided."""
     decision: Literal["accepted", "rejected"] | None
@@ -202,7 +210,7 @@ class BureauLineOut(BaseModel):
     line_id: str
     kind: Literal["construction", "correction"]
     origin_month: str | None
-    amount: int
+    amount: FenOut
     note: str
     created_by: str
     created_at: datetime
@@ -245,11 +253,11 @@ class SummaryRow(BaseModel):
     elders: int
     """Distinct elders served a subsidised meal at this canteen in the month."""
     elder_days: int
-    elder_subsidy: int
-    operating: int
-    construction: int
-    adjustments: int
-    payable: int
+    elder_subsidy: FenOut
+    operating: FenOut
+    construction: FenOut
+    adjustments: FenOut
+    payable: FenOut
     held_meals: int
     statement_hash: str | None
     """The closed statement's content hash; None while open (the figures are as computed now)."""
