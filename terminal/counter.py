@@ -36,7 +36,14 @@ from terminal.config import DEFAULT_SLOT_STARTS
 from terminal.devices.cards import CardError, CardKey, CardTapped, ReaderEvent, ReaderStatus
 from terminal.devices.printing import PrinterError, PrinterErrorCode, PrinterStatus, ReceiptDocument, ReceiptPrinter
 from terminal.ledger import Ledger, ZReport
-from terminal.receipt import ReceiptContext, receipt_number, sale_receipt, void_slip, z_report_document
+from terminal.receipt import (
+    ReceiptContext,
+    fallback_terminal_code,
+    receipt_number,
+    sale_receipt,
+    void_slip,
+    z_report_document,
+)
 from terminal.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -164,6 +171,13 @@ class CounterStatus:
 
 
 _OK_PRINTED = _msg("ok", "已记账，小票已打印", "Recorded; receipt printed")
+NOT_PRINTED = _msg(
+    "receipt.not_printed",
+    "已记账，小票未打印，已加入补打",
+    "Recorded; the receipt did not print and is in the reprint queue",
+)
+"""What the cashier reads when anything after a commit fails other than the printer itself (laying out the
+receipt, the ledger's note of the print, a bug): the meal is recorded, whatever else went wrong."""
 
 
 class Counter:
@@ -182,6 +196,7 @@ class Counter:
         reprint_days: int = 1,
         offline: OfflineGate | None = None,
         on_commit: Callable[[], None] | None = None,
+        terminal_code: str | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.ledger = ledger
@@ -197,6 +212,8 @@ class Counter:
         """The offline policy (from sync); None: the counter never withholds for being offline."""
         self.on_commit = on_commit
         """Called after every committed record (sync's wake-up: it must return at once)."""
+        self.terminal_code = terminal_code or fallback_terminal_code(ledger.terminal_id)
+        """The terminal's short code from the server (``RY01-2``), the first part of its receipt numbers."""
 
     # ---- time
 
@@ -373,8 +390,7 @@ class Counter:
         except (RuyiError, ValidationError) as exc:
             return ConfirmResult(False, None, False, None, _refused("sale", exc))
         log.info("sale committed: %s seq %d pays %d", record.meal_id, record.seq, record.quote.elder_pays)
-        self._committed()
-        outcome = self._print(sale_receipt(record, self.describe(record)), record.meal_id)
+        outcome = self._after_commit(record, lambda: sale_receipt(record, self.describe(record)))
         return ConfirmResult(True, record, outcome.printed, outcome.error, _print_message(outcome))
 
     def void(self, meal_id: UUID, reason: str, cashier: str | None = None) -> RecordResult:
@@ -385,16 +401,23 @@ class Counter:
             )
         except (RuyiError, ValidationError) as exc:
             return RecordResult(None, False, None, _refused("void", exc))
-        original = self.ledger.get(meal_id)
-        assert original is not None  # the ledger just voided it
         log.info("void committed: %s seq %d of %s", record.meal_id, record.seq, meal_id)
-        self._committed()
-        outcome = self._print(void_slip(record, original, self.describe(original)), record.meal_id)
+
+        def slip() -> ReceiptDocument:
+            original = self.ledger.get(meal_id)
+            assert original is not None  # the ledger just voided it
+            return void_slip(record, original, self.describe(original))
+
+        outcome = self._after_commit(record, slip)
         return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
 
     def reprint(self, meal_id: UUID, cashier: str | None = None) -> RecordResult:
         """Print a sale's receipt (or a void's slip) again, marked 重打; recorded in the ledger only when the
-        printer says it is ready, so an offline printer does not fill the chain with reprints that never printed."""
+        printer says it is ready, so an offline printer does not fill the chain with reprints that never printed.
+
+        A receipt that never printed (the printer was out of paper at the sale) prints as itself, not as 重打,
+        and adds no reprint record: it is the first print, and the elder holds no other copy.
+        """
         original = self.ledger.get(meal_id)
         if original is None:
             return RecordResult(None, False, None, _msg("reprint.unknown", "本终端没有这笔记录", "No such record here"))
@@ -412,20 +435,28 @@ class Counter:
                     f"The printer is not ready ({status.problem.value}); nothing was reprinted",
                 ),
             )
+        if original.kind in ("sale", "void") and not self.ledger.ever_printed(original.meal_id):
+            outcome = self._print_safely(original.meal_id, lambda: self._receipt_of(original, None))
+            return RecordResult(None, outcome.printed, outcome.error, _print_message(outcome))
         try:
             record = self.ledger.record_reprint(meal_id, cashier=cashier or self.cashier_default, now=self._now())
         except (RuyiError, ValidationError) as exc:
             return RecordResult(None, False, None, _refused("reprint", exc))
-        self._committed()
+        outcome = self._after_commit(record, lambda: self._receipt_of(original, record))
+        return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
+
+    def _receipt_of(self, original: MealRecord, reprint: MealRecord | None) -> ReceiptDocument:
+        """The receipt of a sale or the slip of a void; marked 重打 with ``reprint`` (the reprint record)."""
         if original.kind == "void":
             assert original.refers_to is not None
             sale = self.ledger.get(original.refers_to)
             assert sale is not None
-            doc = void_slip(original, sale, self.describe(sale), reprint=True)
-        else:
-            doc = sale_receipt(original, self.describe(original), reprint=record)
-        outcome = self._print(doc, record.meal_id)
-        return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
+            return void_slip(original, sale, self.describe(sale), reprint=reprint is not None)
+        return sale_receipt(original, self.describe(original), reprint=reprint)
+
+    def receipt_number(self, record: MealRecord) -> str:
+        """The number a record's receipt carries (``RY01-2-000042``)."""
+        return receipt_number(record, self.terminal_code)
 
     def live_sales(self) -> list[MealRecord]:
         """Today's sales not voided, by seq (what a void may cancel)."""
@@ -473,11 +504,21 @@ class Counter:
         return self._print_z(reports[-1])
 
     def _print_z(self, report: ZReport) -> ZResult:
-        doc = z_report_document(report, canteen_name=self.canteen_name, zone=self.ledger.zone)
         try:
+            doc = z_report_document(
+                report, canteen_name=self.canteen_name, zone=self.ledger.zone, terminal_code=self.terminal_code
+            )
             self.printer.print_document(doc)
         except PrinterError as exc:
             return ZResult(report, False, exc.code, _msg(f"printer.{exc.code.value}", exc.cashier_message, str(exc)))
+        except Exception:  # the report is stored; say it did not print, whatever the cause (logged with it)
+            log.exception("Z-report of %s not printed", report.day)
+            return ZResult(
+                report,
+                False,
+                None,
+                _msg("z.not_printed", "日结报表已保存，未打印", "Z-report stored; it did not print"),
+            )
         return ZResult(report, True, None, _msg("ok", "日结报表已打印", "Z-report printed"))
 
     def status(self, *, query_printer: bool = True) -> CounterStatus:
@@ -509,9 +550,32 @@ class Counter:
         return ReceiptContext(
             canteen_name=self.canteen_name,
             zone=self.ledger.zone,
+            terminal_code=self.terminal_code,
             masked_name=None if elder is None else elder.masked_name,
             item_name=None if item is None else item.name,
         )
+
+    def _after_commit(self, record: MealRecord, make_doc: Callable[[], ReceiptDocument]) -> PrintOutcome:
+        """Everything after a record is committed: wake sync, lay out the receipt, print it, note the outcome.
+
+        None of it may undo or hide the commit: whatever fails here (a printer, a layout, a bug) is logged and
+        answered as "recorded, not printed", and the receipt waits in the reprint queue (which holds every record
+        without a successful print). This is the one place the counter catches every exception, on purpose.
+        """
+        try:
+            self._committed()
+        except Exception:
+            log.exception("after commit of %s: the sync wake-up failed", record.meal_id)
+        return self._print_safely(record.meal_id, make_doc)
+
+    def _print_safely(self, meal_id: UUID, make_doc: Callable[[], ReceiptDocument]) -> PrintOutcome:
+        """Lay out and print the receipt of ``meal_id`` and note the outcome; never raises."""
+        try:
+            return self._print(make_doc(), meal_id)
+        except Exception:
+            log.exception("receipt of %s not printed", meal_id)
+            self._note_print(meal_id, printed=False)
+            return PrintOutcome(False, None, NOT_PRINTED.zh)
 
     def _print(self, doc: ReceiptDocument, meal_id: UUID) -> PrintOutcome:
         """Print, then note the outcome in the ledger. Bounded by the printer's timeout."""
@@ -519,20 +583,29 @@ class Counter:
             self.printer.print_document(doc)
         except PrinterError as exc:
             log.warning("receipt of %s not printed: %s", meal_id, exc.code)
-            self.ledger.record_print(meal_id, printed=False, at=self._now())
+            self._note_print(meal_id, printed=False)
             return PrintOutcome(False, exc.code, exc.cashier_message)
-        self.ledger.record_print(meal_id, printed=True, at=self._now())
+        self._note_print(meal_id, printed=True)
         return PrintOutcome(True)
+
+    def _note_print(self, meal_id: UUID, *, printed: bool) -> None:
+        """Note a print outcome; a ledger that cannot take the note leaves the record in the reprint queue (a
+        receipt that did print may then print once more, which is better than one that never prints)."""
+        try:
+            self.ledger.record_print(meal_id, printed=printed, at=self._now())
+        except Exception:
+            log.exception("print outcome of %s not noted", meal_id)
 
 
 def _print_message(outcome: PrintOutcome) -> CounterMessage:
     if outcome.printed:
         return _OK_PRINTED
-    assert outcome.error is not None
+    if outcome.error is None:
+        return NOT_PRINTED
     return _msg(
         f"printer.{outcome.error.value}",
-        f"已记账。{outcome.message_zh}",
-        f"Recorded. The receipt did not print ({outcome.error.value}); it is in the reprint queue.",
+        f"{NOT_PRINTED.zh}。{outcome.message_zh}",
+        f"{NOT_PRINTED.en} ({outcome.error.value}).",
     )
 
 
@@ -546,6 +619,7 @@ def _refused(what: str, exc: RuyiError | ValidationError) -> CounterMessage:
 
 
 __all__ = [
+    "NOT_PRINTED",
     "Clock",
     "ConfirmResult",
     "Counter",

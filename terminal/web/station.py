@@ -31,7 +31,6 @@ from ruyi.reasons import Reason, reason_text
 from terminal.counter import ConfirmResult, Counter, CounterMessage, RecordResult, Sale
 from terminal.devices.cards import CardError, ReaderEvent, ReaderState, ReaderStatus
 from terminal.devices.printing import PrinterErrorCode, PrinterStatus
-from terminal.receipt import receipt_number
 from terminal.sync import NotConnected, ServerLink, ServerLinkSource
 from terminal.web import views
 from terminal.web.messages import Lang, text
@@ -278,21 +277,7 @@ class Station:
             chosen = _METHODS.get(method or "", self.method)
             result = self.counter.confirm(sale, chosen, cashier)
             if result.committed and result.record is not None:
-                r = result.record
-                self.sale = None
-                self.done = Done(
-                    receipt=receipt_number(r),
-                    who=sale.masked_name,
-                    price=r.quote.price,
-                    subsidy=r.quote.subsidy,
-                    pays=r.quote.elder_pays,
-                    method=r.payment_method,
-                    printed=result.printed,
-                )
-                self.done_at_ms = self._wall_ms()
-                self._after_print(result.printed, result.print_error)
-                self.notice = Notice.from_counter(result.message, "ok" if result.printed else "warn")
-                self._refresh_counts()
+                self._committed(sale, result)
             elif result.sale is not None:
                 self.sale = result.sale  # the price changed: show the new one, the cashier confirms again
                 self.notice = Notice.from_counter(result.message, "warn")
@@ -301,6 +286,34 @@ class Station:
                 self.notice = Notice.from_counter(result.message, "error")
             self._publish()
             return result
+
+    def _committed(self, sale: Sale, result: ConfirmResult) -> None:
+        """The screen after a commit. The sale is closed first (so neither Esc nor a second Enter can touch a
+        recorded meal) and the counter's words, true by construction, are shown; if building the rest of the
+        screen fails, the cashier still reads that the meal is recorded (and whether its receipt printed)."""
+        assert result.record is not None
+        self.sale = None
+        self.done = None
+        level: Level = "ok" if result.printed else "warn"
+        self.notice = Notice.from_counter(result.message, level)
+        try:
+            r = result.record
+            self.done = Done(
+                receipt=self.counter.receipt_number(r),
+                who=sale.masked_name,
+                price=r.quote.price,
+                subsidy=r.quote.subsidy,
+                pays=r.quote.elder_pays,
+                method=r.payment_method,
+                printed=result.printed,
+            )
+            self.done_at_ms = self._wall_ms()
+            self._after_print(result.printed, result.print_error)
+            self._refresh_counts()
+        except Exception:  # after the commit nothing may hide it: log, keep the true notice, move on
+            log.exception("the screen after committing %s", result.record.meal_id)
+            self.done = None
+            self._reprint_pending = None
 
     def void(self, meal_id: UUID | None, reason: str, cashier: str | None = None) -> RecordResult:
         if not reason.strip():
@@ -392,6 +405,8 @@ class Station:
     # ---- status
 
     def _after_print(self, printed: bool, error: PrinterErrorCode | None) -> None:
+        if not printed and error is None:
+            return  # not the printer's fault (the receipt could not be laid out): its state is unknown
         self.printer = PrinterStatus(None) if printed else PrinterStatus(error or PrinterErrorCode.OFFLINE)
         self.printer_checked_at = self.counter.clock()
         self._reprint_pending = None
@@ -451,7 +466,7 @@ class Station:
         return {
             "id": str(r.meal_id),
             "kind": r.kind,
-            "receipt": receipt_number(r),
+            "receipt": self.counter.receipt_number(r),
             "time": r.service_time.astimezone(words.zone).strftime("%H:%M"),
             "who": words.masked_name,
             "item": words.item_name or r.menu_item_id,

@@ -252,7 +252,9 @@ def test_printer_offline_then_reprint_queue(terminal: Terminal, vcard: CardSlot,
     tap(vcard, OLD.uid)
     expect(cashier.locator("#sale")).to_be_visible()
     cashier.keyboard.press("Enter")
-    expect(cashier.locator("#notice")).to_have_text("已记账。打印机未连接或已离线，小票已放入补打队列")
+    expect(cashier.locator("#notice")).to_have_text(
+        "已记账，小票未打印，已加入补打。打印机未连接或已离线，小票已放入补打队列"
+    )
     expect(cashier.locator("#st-printer .v")).to_have_text("离线")
     expect(cashier.locator("#st-reprint .v")).to_have_text("1")
     expect(cashier.locator("#t-meals")).to_have_text("1")
