@@ -5,7 +5,6 @@ largest amounts and a long terminal code. Decoded from the bytes the loopback pr
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -73,7 +72,7 @@ def _long_sale(counter: Counter, sale: Sale) -> Sale:
 
 @pytest.mark.parametrize("paper", [PaperWidth.MM58, PaperWidth.MM80])
 def test_every_receipt_kind_fits_the_paper_with_the_longest_values(
-    paper: PaperWidth, long_snapshot: Snapshot, ledger: Ledger, loopback: LoopbackPrinter, clock: Clock, tmp_path: Path
+    paper: PaperWidth, long_snapshot: Snapshot, ledger: Ledger, loopback: LoopbackPrinter, clock: Clock
 ) -> None:
     counter = Counter(
         snapshot=long_snapshot,
