@@ -197,6 +197,7 @@ class Counter:
         offline: OfflineGate | None = None,
         on_commit: Callable[[], None] | None = None,
         terminal_code: str | None = None,
+        debounce: timedelta = timedelta(milliseconds=300),
     ) -> None:
         self.snapshot = snapshot
         self.ledger = ledger
@@ -212,6 +213,9 @@ class Counter:
         """The offline policy (from sync); None: the counter never withholds for being offline."""
         self.on_commit = on_commit
         """Called after every committed record (sync's wake-up: it must return at once)."""
+        self.debounce = debounce
+        """The same card read again within this long of its last tap is the same tap (a bounce), not a new one."""
+        self._last_tap: tuple[str, datetime] | None = None
         self.terminal_code = terminal_code or fallback_terminal_code(ledger.terminal_id)
         """The terminal's short code from the server (``RY01-2``), the first part of its receipt numbers."""
 
@@ -242,8 +246,17 @@ class Counter:
     # ---- opening a sale
 
     def on_reader_event(self, event: ReaderEvent) -> Sale | CounterMessage | None:
-        """Feed one reader event: a tap opens a sale (or gives a message); a reader state change is noted."""
+        """Feed one reader event: a tap opens a sale (or gives a message); a reader state change is noted.
+
+        One tap is one event: the same card read again within :attr:`debounce` of its tap (a card bouncing on the
+        reader's field) answers None and opens nothing."""
         if isinstance(event, CardTapped):
+            now = self._now()
+            last = self._last_tap
+            if last is not None and last[0] == event.key.digest and timedelta(0) <= now - last[1] < self.debounce:
+                log.info("tap ignored: the same card again within %s", self.debounce)
+                return None
+            self._last_tap = (event.key.digest, now)
             return self.on_card(event.key)
         if isinstance(event, CardError):
             log.info("card read failed: %s", event.code)

@@ -120,6 +120,8 @@ class Station:
         self._subs_lock = threading.Lock()
         self.version = 0
         self.sale: Sale | None = None
+        self.waiting: Sale | None = None
+        """A sale tapped while another was open, until the cashier switches to it or finishes the open one."""
         self.sale_no = 0
         self.method: PaymentMethod = "cash"
         self.done: Done | None = None
@@ -173,11 +175,14 @@ class Station:
     # ---- the counter's flow
 
     def on_reader_event(self, event: ReaderEvent) -> Sale | CounterMessage | None:
-        """A card event from the reader loop: a tap opens a sale (replacing one not confirmed), an error or a
-        reader state change becomes the message and the status bar."""
+        """A card event from the reader loop: a tap opens a sale (while another is open it waits, and the cashier
+        is asked: :meth:`replace` switches to it), an error or a reader state change becomes the message and the
+        status bar."""
         with self._lock:
             outcome = self.counter.on_reader_event(event)
-            if isinstance(outcome, Sale):
+            if isinstance(outcome, Sale) and self.sale is not None:
+                self._ask_to_replace(outcome)
+            elif isinstance(outcome, Sale):
                 self._open(outcome)
             elif isinstance(outcome, CounterMessage):
                 self.notice = Notice.from_counter(outcome, "error" if isinstance(event, CardError) else "warn")
@@ -195,7 +200,36 @@ class Station:
             self._publish()
             return outcome
 
+    def _ask_to_replace(self, tapped: Sale) -> None:
+        """A tap while a sale is open never replaces it silently: the same card again changes nothing, another
+        waits until the cashier switches to it (N) or finishes the open sale (which drops the waiting one)."""
+        open_sale = self.sale
+        assert open_sale is not None
+        if tapped.card_key is not None and tapped.card_key == open_sale.card_key:
+            return
+        self.waiting = tapped
+        who_zh = tapped.masked_name or text("msg.new_tap", "zh")
+        who_en = tapped.masked_name or text("msg.new_tap", "en")
+        self.notice = Notice(
+            "sale.replace_ask",
+            text("msg.replace_ask", "zh", who=who_zh),
+            text("msg.replace_ask", "en", who=who_en),
+            "warn",
+        )
+
+    def replace(self) -> None:
+        """Switch the open sale for the one tapped while it was open (re-quoted now)."""
+        with self._lock:
+            waiting = self.waiting
+            if waiting is None:
+                raise StationError(Notice.of("msg.no_sale", "warn"))
+            self.waiting = None
+            fresh = self.counter.choose_item(waiting, waiting.item.id)
+            self._open(fresh if isinstance(fresh, Sale) else waiting)
+            self._publish()
+
     def _open(self, sale: Sale) -> None:
+        self.waiting = None
         self.sale = sale
         self.sale_no += 1
         self.method = "cash"
@@ -268,6 +302,7 @@ class Station:
         with self._lock:
             if self.sale is not None:
                 self.sale = None
+                self.waiting = None
                 self.notice = Notice.of("msg.cancelled")
             self._publish()
 
@@ -293,6 +328,7 @@ class Station:
         screen fails, the cashier still reads that the meal is recorded (and whether its receipt printed)."""
         assert result.record is not None
         self.sale = None
+        self.waiting = None
         self.done = None
         level: Level = "ok" if result.printed else "warn"
         self.notice = Notice.from_counter(result.message, level)
@@ -491,6 +527,7 @@ class Station:
             "mode": "sale" if sale else ("done" if self.done else "idle"),
             "sale": None if sale is None else self._sale_view(sale, lang),
             "sale_no": self.sale_no,
+            "waiting": None if self.waiting is None else (self.waiting.masked_name or text("msg.new_tap", lang)),
             "done": None if self.done is None else self._done_view(self.done),
             "notice": None if self.notice is None else self.notice.view(lang),
             "status": self._status_view(lang),
