@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -27,14 +26,26 @@ from pydantic import TypeAdapter, ValidationError
 
 from ruyi.errors import RuyiError
 from ruyi.meal import PAYMENT_METHODS, CardKind, IdentifiedBy, MealRecord, PaymentMethod, Text
-from ruyi.money import format_yuan
 from ruyi.pricing import MealRequest, Quote, quote
-from ruyi.reasons import Reason, reason_text
+from ruyi.reasons import Reason
 from ruyi.rules import Slot
 from ruyi.sync import MenuItem, RosterEntry
 from terminal.config import DEFAULT_SLOT_STARTS
+from terminal.counter_results import (
+    NOT_PRINTED,
+    OK_PRINTED,
+    ConfirmResult,
+    CounterMessage,
+    CounterStatus,
+    OfflineGate,
+    PrintOutcome,
+    RecordResult,
+    Sale,
+    ZResult,
+    msg,
+)
 from terminal.devices.cards import CardError, CardKey, CardTapped, ReaderEvent, ReaderStatus
-from terminal.devices.printing import PrinterError, PrinterErrorCode, PrinterStatus, ReceiptDocument, ReceiptPrinter
+from terminal.devices.printing import PrinterError, PrinterStatus, ReceiptDocument, ReceiptPrinter
 from terminal.ledger import Ledger, ZReport
 from terminal.receipt import (
     ReceiptContext,
@@ -50,134 +61,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 _TEXT: TypeAdapter[str] = TypeAdapter(Text)
-
-
-@dataclass(frozen=True, slots=True)
-class CounterMessage:
-    """Something the cashier must read (no sale was opened or nothing was recorded). ``code`` is for machines."""
-
-    code: str
-    zh: str
-    en: str
-
-    def message(self, lang: str = "zh") -> str:
-        return self.en if lang == "en" else self.zh
-
-
-def _msg(code: str, zh: str, en: str) -> CounterMessage:
-    return CounterMessage(code, zh, en)
-
-
-@dataclass(frozen=True, slots=True)
-class Sale:
-    """An open sale: who (or a walk-in), what, and the quote shown to the cashier and the elder."""
-
-    elder: RosterEntry | None
-    identified_by: IdentifiedBy
-    card_kind: CardKind | None
-    manual_reason: str | None
-    withhold: Reason | None
-    item: MenuItem
-    quote: Quote
-    quoted_at: datetime
-    card_key: str | None = None
-
-    @property
-    def masked_name(self) -> str | None:
-        return None if self.elder is None else self.elder.masked_name
-
-    def text(self, lang: str = "zh") -> str:
-        """One line for the screen: masked name, item, price, subsidy, what the elder pays, and why."""
-        q = self.quote
-        who = self.masked_name or ("散客" if lang == "zh" else "walk-in")
-        why = reason_text(q.reasons[0], lang) if q.reasons else ""
-        if lang == "en":
-            return (
-                f"{who}  {self.item.name} {format_yuan(q.price)}  subsidy {format_yuan(q.subsidy)}"
-                f"  to pay {format_yuan(q.elder_pays)}  ({why})"
-            )
-        return (
-            f"{who}  {self.item.name} {format_yuan(q.price)}  补贴 {format_yuan(q.subsidy)}"
-            f"  应付 {format_yuan(q.elder_pays)}（{why}）"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PrintOutcome:
-    printed: bool
-    error: PrinterErrorCode | None = None
-    message_zh: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ConfirmResult:
-    """``committed``: the meal is in the ledger (``record``). ``printed`` False with ``print_error``: the receipt
-    is in the reprint queue. Not committed with a new ``sale``: the price changed since it was shown (confirm
-    that one instead); not committed without: ``message`` says why."""
-
-    committed: bool
-    record: MealRecord | None
-    printed: bool
-    print_error: PrinterErrorCode | None
-    message: CounterMessage
-    sale: Sale | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordResult:
-    """The outcome of a void or a reprint: the new ledger record (None when refused) and how printing went."""
-
-    record: MealRecord | None
-    printed: bool
-    print_error: PrinterErrorCode | None
-    message: CounterMessage
-
-
-@dataclass(frozen=True, slots=True)
-class ZResult:
-    report: ZReport
-    printed: bool
-    print_error: PrinterErrorCode | None
-    message: CounterMessage
-
-
-class OfflineGate(Protocol):
-    """What the counter asks sync (``terminal.sync``) before each quote; must answer at once (no network I/O)."""
-
-    def subsidy_stops_at(self) -> datetime | None:
-        """When the terminal has been offline too long and stops granting subsidies (None: no limit applies)."""
-        ...
-
-    def countdown_from(self) -> datetime | None:
-        """From when the cashier screen counts down to :meth:`subsidy_stops_at` (None: no limit applies)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class CounterStatus:
-    reader: ReaderStatus | None
-    """The last state the card reader reported (None before it reported anything)."""
-    printer: PrinterStatus | None
-    """None when not asked (``status(query_printer=False)``)."""
-    unsynced: int
-    reprint_pending: int
-    snapshot_created_at: datetime
-    subsidy_stops_at: datetime | None = None
-    """Offline policy: when subsidies stop without a successful sync (None: no limit applies)."""
-    countdown: timedelta | None = None
-    """Time left before subsidies stop, once the countdown shows (None before that or without a limit)."""
-    offline_too_long: bool = False
-    """Subsidies are withheld now (quotes carry ``offline_too_long``) until the next successful sync."""
-
-
-_OK_PRINTED = _msg("ok", "已记账，小票已打印", "Recorded; receipt printed")
-NOT_PRINTED = _msg(
-    "receipt.not_printed",
-    "已记账，小票未打印，已加入补打",
-    "Recorded; the receipt did not print and is in the reprint queue",
-)
-"""What the cashier reads when anything after a commit fails other than the printer itself (laying out the
-receipt, the ledger's note of the print, a bug): the meal is recorded, whatever else went wrong."""
 
 
 class Counter:
@@ -260,7 +143,7 @@ class Counter:
             return self.on_card(event.key)
         if isinstance(event, CardError):
             log.info("card read failed: %s", event.code)
-            return _msg(f"card.{event.code.value}", event.zh, event.en)
+            return msg(f"card.{event.code.value}", event.zh, event.en)
         self.reader_status = event
         log.info("card reader: %s", event.state)
         return None
@@ -269,13 +152,13 @@ class Counter:
         entry = self.snapshot.card(key.digest)
         if entry is None:
             if self.snapshot.is_revoked(key.digest):
-                return _msg(
+                return msg(
                     "card.revoked",
                     "此卡已挂失或停用，请人工查找或按散客结算",
                     "Card revoked: look up by hand or sell as walk-in",
                 )
             log.info("tap: unknown card (%s)", key.kind)
-            return _msg(
+            return msg(
                 "card.unknown",
                 "此卡未登记，请核对身份后人工查找，或按散客结算",
                 "Card not registered: look the elder up by hand, or sell as walk-in",
@@ -292,14 +175,14 @@ class Counter:
         try:
             reason = _TEXT.validate_python(reason.strip())
         except ValidationError:
-            return _msg(
+            return msg(
                 "manual.reason",
                 "请填写人工查找的原因（不要填写身份证号）",
                 "Give a reason for the manual lookup (never an ID number)",
             )
         elder = self.snapshot.elder(elder_id)
         if elder is None:
-            return _msg("manual.unknown", "名册中没有此人", "Not in the roster")
+            return msg("manual.unknown", "名册中没有此人", "Not in the roster")
         return self._open(elder, "manual", None, reason, None)
 
     def walk_in(self) -> Sale | CounterMessage:
@@ -318,7 +201,7 @@ class Counter:
         now = self._now()
         items = self.menu_now(now)
         if not items:
-            return _msg("menu.empty", "今日菜单为空，无法结算", "Nothing on today's menu")
+            return msg("menu.empty", "今日菜单为空，无法结算", "Nothing on today's menu")
         item = items[0]
         q = self._quote(elder, item, withhold, now)
         sale = Sale(elder, identified_by, card_kind, manual_reason, withhold, item, q, now, card_key)
@@ -359,7 +242,7 @@ class Counter:
         now = self._now()
         item = self.snapshot.menu_item(menu_item_id)
         if item is None or not item.on_menu(now.astimezone(self.ledger.zone).date()):
-            return _msg("menu.unknown", "今日菜单中没有此菜品", "Not on today's menu")
+            return msg("menu.unknown", "今日菜单中没有此菜品", "Not on today's menu")
         return replace(sale, item=item, quote=self._quote(sale.elder, item, sale.withhold, now), quoted_at=now)
 
     # ---- committing and printing
@@ -368,7 +251,7 @@ class Counter:
         """Commit the meal durably, then print its receipt (never the other way round)."""
         if payment_method not in PAYMENT_METHODS:
             return ConfirmResult(
-                False, None, False, None, _msg("sale.payment", "请选择支付方式", "Choose a payment method")
+                False, None, False, None, msg("sale.payment", "请选择支付方式", "Choose a payment method")
             )
         now = self._now()
         fresh = self._quote(sale.elder, sale.item, sale.withhold, now)
@@ -383,7 +266,7 @@ class Counter:
                 None,
                 False,
                 None,
-                _msg("sale.requoted", "价格已变化，请核对后重新确认", "The price changed: check it and confirm again"),
+                msg("sale.requoted", "价格已变化，请核对后重新确认", "The price changed: check it and confirm again"),
                 changed,
             )
         try:
@@ -433,7 +316,7 @@ class Counter:
         """
         original = self.ledger.get(meal_id)
         if original is None:
-            return RecordResult(None, False, None, _msg("reprint.unknown", "本终端没有这笔记录", "No such record here"))
+            return RecordResult(None, False, None, msg("reprint.unknown", "本终端没有这笔记录", "No such record here"))
         if original.kind == "reprint" and original.refers_to is not None:
             return self.reprint(original.refers_to, cashier)
         status = self.printer.status()
@@ -442,7 +325,7 @@ class Counter:
                 None,
                 False,
                 status.problem,
-                _msg(
+                msg(
                     f"printer.{status.problem.value}",
                     status.problem.text.notice_zh,
                     f"The printer is not ready ({status.problem.value}); nothing was reprinted",
@@ -513,7 +396,7 @@ class Counter:
     def reprint_z(self, day: date) -> ZResult | CounterMessage:
         reports = self.ledger.z_reports(day)
         if not reports:
-            return _msg("z.none", f"{day} 没有日结报表", f"No Z-report for {day}")
+            return msg("z.none", f"{day} 没有日结报表", f"No Z-report for {day}")
         return self._print_z(reports[-1])
 
     def _print_z(self, report: ZReport) -> ZResult:
@@ -523,16 +406,16 @@ class Counter:
             )
             self.printer.print_document(doc)
         except PrinterError as exc:
-            return ZResult(report, False, exc.code, _msg(f"printer.{exc.code.value}", exc.cashier_message, str(exc)))
+            return ZResult(report, False, exc.code, msg(f"printer.{exc.code.value}", exc.cashier_message, str(exc)))
         except Exception:  # the report is stored; say it did not print, whatever the cause (logged with it)
             log.exception("Z-report of %s not printed", report.day)
             return ZResult(
                 report,
                 False,
                 None,
-                _msg("z.not_printed", "日结报表已保存，未打印", "Z-report stored; it did not print"),
+                msg("z.not_printed", "日结报表已保存，未打印", "Z-report stored; it did not print"),
             )
-        return ZResult(report, True, None, _msg("ok", "日结报表已打印", "Z-report printed"))
+        return ZResult(report, True, None, msg("ok", "日结报表已打印", "Z-report printed"))
 
     def status(self, *, query_printer: bool = True) -> CounterStatus:
         now = self._now()
@@ -612,10 +495,10 @@ class Counter:
 
 def _print_message(outcome: PrintOutcome) -> CounterMessage:
     if outcome.printed:
-        return _OK_PRINTED
+        return OK_PRINTED
     if outcome.error is None:
         return NOT_PRINTED
-    return _msg(
+    return msg(
         f"printer.{outcome.error.value}",
         f"{NOT_PRINTED.zh}。{outcome.message_zh}",
         f"{NOT_PRINTED.en} ({outcome.error.value}).",
@@ -625,8 +508,8 @@ def _print_message(outcome: PrintOutcome) -> CounterMessage:
 def _refused(what: str, exc: RuyiError | ValidationError) -> CounterMessage:
     if isinstance(exc, RuyiError):
         p = exc.problems[0]
-        return _msg(p.code, p.zh, p.en)
-    return _msg(
+        return msg(p.code, p.zh, p.en)
+    return msg(
         f"{what}.invalid", "输入不正确，未记账", f"Invalid input; nothing recorded: {exc.error_count()} error(s)"
     )
 

@@ -34,49 +34,17 @@ from terminal.devices.printing import PrinterErrorCode, PrinterStatus
 from terminal.sync import NotConnected, ServerLink, ServerLinkSource
 from terminal.web import views
 from terminal.web.messages import Lang, text
+from terminal.web.notices import Done, Level, Notice, StationError
 from terminal.web.speech import Announcer, Silent, spoken_text
+
+__all__ = ["SCREEN_METHODS", "Done", "Notice", "Station", "StationError", "View"]
 
 log = logging.getLogger(__name__)
 
 View = Literal["cashier", "display"]
-Level = Literal["info", "ok", "warn", "error"]
 _METHOD_KEYS: dict[PaymentMethod, str] = {"cash": "X", "wechat": "W", "alipay": "Z", "other": ""}
 _METHODS: dict[str, PaymentMethod] = {m: m for m in PAYMENT_METHODS}
 SCREEN_METHODS: tuple[PaymentMethod, ...] = ("cash", "wechat", "alipay")
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A message for the cashier in both languages, with its level (colour) and a code for machines."""
-
-    code: str
-    zh: str
-    en: str
-    level: Level = "info"
-
-    @classmethod
-    def of(cls, key: str, level: Level = "info", **values: object) -> Notice:
-        return cls(key, text(key, "zh", **values), text(key, "en", **values), level)
-
-    @classmethod
-    def from_counter(cls, message: CounterMessage, level: Level) -> Notice:
-        return cls(message.code, message.zh, message.en, level)
-
-    def view(self, lang: Lang) -> views.NoticeView:
-        return {"code": self.code, "text": self.en if lang == "en" else self.zh, "level": self.level}
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """The outcome of the last confirmed sale (shown until the next tap)."""
-
-    receipt: str
-    who: str | None
-    price: int
-    subsidy: int
-    pays: int
-    method: PaymentMethod
-    printed: bool
 
 
 @dataclass(slots=True)
@@ -84,14 +52,6 @@ class _Subscriber:
     view: View
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
-
-
-class StationError(Exception):
-    """A request the station refuses (bad input): the notice says why, in both languages."""
-
-    def __init__(self, notice: Notice) -> None:
-        super().__init__(notice.code)
-        self.notice = notice
 
 
 class Station:
