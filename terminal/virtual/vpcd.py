@@ -139,7 +139,9 @@ class SocialSecurityCard(VirtualCard):
     have 6A82, READ RECORD with no current EF 6986, a missing record 6A83, EF06 before VERIFY 6982, a wrong PIN 63Cx.
     Over T=0 (ISO/IEC 7816-3) the SELECT of the application answers 61xx and hands out its FCI by GET RESPONSE
     (``chunk`` bytes at a time when set, as some cards do), and READ RECORD with an Le other than the record's
-    length answers 6Cxx with the right one. ``record`` replaces EF05 record 07 (to make a misbehaving card).
+    length answers 6Cxx with the right one. With ``t0=False`` (T=1, or the card's contactless interface, where a
+    response carries its data directly) the SELECT answers the FCI with 9000 at once. ``record`` replaces EF05
+    record 07 (to make a misbehaving card).
     """
 
     atr = ATR_CONTACT
@@ -152,6 +154,7 @@ class SocialSecurityCard(VirtualCard):
         *,
         record: bytes | None = None,
         chunk: int | None = None,
+        t0: bool = True,
         pin: bytes = b"\x12\x34\x56",
         id_number: str = "11010519491231002X",
         name: str = "张三",
@@ -170,6 +173,7 @@ class SocialSecurityCard(VirtualCard):
             2: _record(0x09, name.encode("gbk").ljust(30, b"\x00")),
         }
         self.chunk = chunk
+        self.t0 = t0
         self.pin = pin
         self.power_on()
 
@@ -200,6 +204,8 @@ class SocialSecurityCard(VirtualCard):
             if data != SSSE_DF_NAME:
                 return SW_FILE_NOT_FOUND
             self._in_ssse, self._ef, self._pin_ok = True, None, False
+            if not self.t0:
+                return self._FCI + SW_OK
             self._pending = self._FCI
             return _sw(0x61, len(self._FCI))
         if p1 in (0x00, 0x02):  # by file id (00: any file, 02: an EF under the current DF)

@@ -132,6 +132,12 @@ def test_social_security_card_is_read_by_its_df_name_and_ef05_record_7(watcher: 
     assert tap.apdus == [SELECT_SSSE, bytes.fromhex("00C0000015"), SELECT_EF05, READ_RECORD_7]
 
 
+def test_social_security_card_answering_the_fci_at_once(watcher: Watcher, vcard: CardSlot) -> None:
+    tap = vcard.tap(SocialSecurityCard(SSC_NUMBER, t0=False))  # T=1 / contactless: FCI with 9000, no 61xx
+    assert tapped(watcher.next_card_event()).kind is CardKind.SOCIAL_SECURITY
+    assert tap.apdus == [SELECT_SSSE, SELECT_EF05, READ_RECORD_7]
+
+
 def test_social_security_card_read_follows_61xx_chains_and_6cxx(
     watcher: Watcher, vcard: CardSlot, card_secret: bytes
 ) -> None:
