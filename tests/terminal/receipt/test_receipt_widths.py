@@ -40,7 +40,7 @@ LONG_ITEM = MenuItem(
 assert len(LONG_ITEM.name) == 40  # ruyi.sync.MenuItem: name at most 40 characters
 LONG_NAME = _person("e-0101", "阿卜杜热合曼·买买提艾力·吐尔逊托合提江", date(1930, 1, 1), 21, uid="04F1F2F3F4F5F6")
 assert len(LONG_NAME.elder.name) == 20  # ruyi.sync.RosterEntry: masked name at most 20 characters
-LONG_YOUNG = _person("e-0102", "欧阳东方明珠·司马长风·诸葛云天", date(1975, 1, 1), 22, uid="04F1F2F3F4F5F7")
+LONG_YOUNG = _person("e-0102", "𠮷欧阳东方明珠·司马长风·诸葛云", date(1975, 1, 1), 22, uid="04F1F2F3F4F5F7")
 LONG_CASHIER = "cashier-" + "x" * 56  # terminal.config Code: at most 64 characters
 LONG_CODE = "RY-GULOU-ZHONGYANGMEN-0001-123"  # a canteen code of 25 characters and terminal 123
 LONG_REASON = "老人反映菜品与所点不符，经值班经理核实后同意作废并退还现金，已当面点清" * 4
@@ -118,6 +118,7 @@ def test_every_receipt_kind_fits_the_paper_with_the_longest_values(
         too_wide = [line.text for line in receipt.lines if _columns(line) > paper.columns]
         assert too_wide == [], f"wider than {paper.columns} columns: {too_wide}"
         assert all(image.width <= paper.dots for image in receipt.images)
+    assert receipts[1].images  # the surname 𠮷 is in no GB2312 printer font: its line went out as a picture
     everything = "".join(t.strip() for r in receipts for t in r.texts)
     assert f"{LONG_CODE}-000001" in everything and "000001" in everything
     assert str(subsidised.record.meal_id) in {q.data for q in receipts[0].qr_codes}
