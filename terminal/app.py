@@ -27,7 +27,6 @@ from terminal.devices.escpos_printer import EscposPrinter
 from terminal.devices.pcsc_reader import PcscCardReader
 from terminal.devices.printing import ReceiptPrinter
 from terminal.ledger import Ledger
-from terminal.receipt import receipt_number
 from terminal.snapshot import Snapshot, load_snapshot
 from terminal.sync import ServerLinkSource, SyncSettings, SyncWorker, read_credential
 
@@ -83,6 +82,7 @@ class TerminalApp:
             canteen_name=config.canteen_name,
             slot_starts=config.slot_starts,
             cashier_default=config.cashier_default,
+            terminal_code=config.terminal_code,
         )
         self.sync = self._sync_worker(config)
         if self.sync is not None:
@@ -158,7 +158,7 @@ class TerminalApp:
         pending = self.counter.reprint_queue()
         if not pending:
             return
-        numbers = "、".join(receipt_number(r) for r in pending)
+        numbers = "、".join(self.counter.receipt_number(r) for r in pending)
         if self.lang == "en":
             self.say(f"{len(pending)} committed receipt(s) not printed: {numbers}")
         else:

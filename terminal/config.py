@@ -65,6 +65,10 @@ class TerminalConfig(BaseModel):
 
     terminal_id: Code
     canteen_id: Code
+    terminal_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")] | None = None
+    """The terminal's short code from the server (``code`` in the registration's answer, e.g. ``RY01-2``: the
+    canteen code and the terminal's number there); receipt numbers are this code and the sequence. Absent: the
+    terminal id's first 8 characters."""
     canteen_name: str = Field(min_length=1, max_length=40)
     """Printed at the top of every receipt."""
     data_dir: Path

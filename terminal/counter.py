@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -27,143 +26,41 @@ from pydantic import TypeAdapter, ValidationError
 
 from ruyi.errors import RuyiError
 from ruyi.meal import PAYMENT_METHODS, CardKind, IdentifiedBy, MealRecord, PaymentMethod, Text
-from ruyi.money import format_yuan
 from ruyi.pricing import MealRequest, Quote, quote
-from ruyi.reasons import Reason, reason_text
+from ruyi.reasons import Reason
 from ruyi.rules import Slot
 from ruyi.sync import MenuItem, RosterEntry
 from terminal.config import DEFAULT_SLOT_STARTS
+from terminal.counter_results import (
+    NOT_PRINTED,
+    OK_PRINTED,
+    ConfirmResult,
+    CounterMessage,
+    CounterStatus,
+    OfflineGate,
+    PrintOutcome,
+    RecordResult,
+    Sale,
+    ZResult,
+    msg,
+)
 from terminal.devices.cards import CardError, CardKey, CardTapped, ReaderEvent, ReaderStatus
-from terminal.devices.printing import PrinterError, PrinterErrorCode, PrinterStatus, ReceiptDocument, ReceiptPrinter
+from terminal.devices.printing import PrinterError, PrinterStatus, ReceiptDocument, ReceiptPrinter
 from terminal.ledger import Ledger, ZReport
-from terminal.receipt import ReceiptContext, receipt_number, sale_receipt, void_slip, z_report_document
+from terminal.receipt import (
+    ReceiptContext,
+    fallback_terminal_code,
+    receipt_number,
+    sale_receipt,
+    void_slip,
+    z_report_document,
+)
 from terminal.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 _TEXT: TypeAdapter[str] = TypeAdapter(Text)
-
-
-@dataclass(frozen=True, slots=True)
-class CounterMessage:
-    """Something the cashier must read (no sale was opened or nothing was recorded). ``code`` is for machines."""
-
-    code: str
-    zh: str
-    en: str
-
-    def message(self, lang: str = "zh") -> str:
-        return self.en if lang == "en" else self.zh
-
-
-def _msg(code: str, zh: str, en: str) -> CounterMessage:
-    return CounterMessage(code, zh, en)
-
-
-@dataclass(frozen=True, slots=True)
-class Sale:
-    """An open sale: who (or a walk-in), what, and the quote shown to the cashier and the elder."""
-
-    elder: RosterEntry | None
-    identified_by: IdentifiedBy
-    card_kind: CardKind | None
-    manual_reason: str | None
-    withhold: Reason | None
-    item: MenuItem
-    quote: Quote
-    quoted_at: datetime
-    card_key: str | None = None
-
-    @property
-    def masked_name(self) -> str | None:
-        return None if self.elder is None else self.elder.masked_name
-
-    def text(self, lang: str = "zh") -> str:
-        """One line for the screen: masked name, item, price, subsidy, what the elder pays, and why."""
-        q = self.quote
-        who = self.masked_name or ("散客" if lang == "zh" else "walk-in")
-        why = reason_text(q.reasons[0], lang) if q.reasons else ""
-        if lang == "en":
-            return (
-                f"{who}  {self.item.name} {format_yuan(q.price)}  subsidy {format_yuan(q.subsidy)}"
-                f"  to pay {format_yuan(q.elder_pays)}  ({why})"
-            )
-        return (
-            f"{who}  {self.item.name} {format_yuan(q.price)}  补贴 {format_yuan(q.subsidy)}"
-            f"  应付 {format_yuan(q.elder_pays)}（{why}）"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PrintOutcome:
-    printed: bool
-    error: PrinterErrorCode | None = None
-    message_zh: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ConfirmResult:
-    """``committed``: the meal is in the ledger (``record``). ``printed`` False with ``print_error``: the receipt
-    is in the reprint queue. Not committed with a new ``sale``: the price changed since it was shown (confirm
-    that one instead); not committed without: ``message`` says why."""
-
-    committed: bool
-    record: MealRecord | None
-    printed: bool
-    print_error: PrinterErrorCode | None
-    message: CounterMessage
-    sale: Sale | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordResult:
-    """The outcome of a void or a reprint: the new ledger record (None when refused) and how printing went."""
-
-    record: MealRecord | None
-    printed: bool
-    print_error: PrinterErrorCode | None
-    message: CounterMessage
-
-
-@dataclass(frozen=True, slots=True)
-class ZResult:
-    report: ZReport
-    printed: bool
-    print_error: PrinterErrorCode | None
-    message: CounterMessage
-
-
-class OfflineGate(Protocol):
-    """What the counter asks sync (``terminal.sync``) before each quote; must answer at once (no network I/O)."""
-
-    def subsidy_stops_at(self) -> datetime | None:
-        """When the terminal has been offline too long and stops granting subsidies (None: no limit applies)."""
-        ...
-
-    def countdown_from(self) -> datetime | None:
-        """From when the cashier screen counts down to :meth:`subsidy_stops_at` (None: no limit applies)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class CounterStatus:
-    reader: ReaderStatus | None
-    """The last state the card reader reported (None before it reported anything)."""
-    printer: PrinterStatus | None
-    """None when not asked (``status(query_printer=False)``)."""
-    unsynced: int
-    reprint_pending: int
-    snapshot_created_at: datetime
-    subsidy_stops_at: datetime | None = None
-    """Offline policy: when subsidies stop without a successful sync (None: no limit applies)."""
-    countdown: timedelta | None = None
-    """Time left before subsidies stop, once the countdown shows (None before that or without a limit)."""
-    offline_too_long: bool = False
-    """Subsidies are withheld now (quotes carry ``offline_too_long``) until the next successful sync."""
-
-
-_OK_PRINTED = _msg("ok", "已记账，小票已打印", "Recorded; receipt printed")
 
 
 class Counter:
@@ -182,6 +79,8 @@ class Counter:
         reprint_days: int = 1,
         offline: OfflineGate | None = None,
         on_commit: Callable[[], None] | None = None,
+        terminal_code: str | None = None,
+        debounce: timedelta = timedelta(milliseconds=300),
     ) -> None:
         self.snapshot = snapshot
         self.ledger = ledger
@@ -197,6 +96,11 @@ class Counter:
         """The offline policy (from sync); None: the counter never withholds for being offline."""
         self.on_commit = on_commit
         """Called after every committed record (sync's wake-up: it must return at once)."""
+        self.debounce = debounce
+        """The same card read again within this long of its last tap is the same tap (a bounce), not a new one."""
+        self._last_tap: tuple[str, datetime] | None = None
+        self.terminal_code = terminal_code or fallback_terminal_code(ledger.terminal_id)
+        """The terminal's short code from the server (``RY01-2``), the first part of its receipt numbers."""
 
     # ---- time
 
@@ -225,12 +129,21 @@ class Counter:
     # ---- opening a sale
 
     def on_reader_event(self, event: ReaderEvent) -> Sale | CounterMessage | None:
-        """Feed one reader event: a tap opens a sale (or gives a message); a reader state change is noted."""
+        """Feed one reader event: a tap opens a sale (or gives a message); a reader state change is noted.
+
+        One tap is one event: the same card read again within :attr:`debounce` of its tap (a card bouncing on the
+        reader's field) answers None and opens nothing."""
         if isinstance(event, CardTapped):
+            now = self._now()
+            last = self._last_tap
+            if last is not None and last[0] == event.key.digest and timedelta(0) <= now - last[1] < self.debounce:
+                log.info("tap ignored: the same card again within %s", self.debounce)
+                return None
+            self._last_tap = (event.key.digest, now)
             return self.on_card(event.key)
         if isinstance(event, CardError):
             log.info("card read failed: %s", event.code)
-            return _msg(f"card.{event.code.value}", event.zh, event.en)
+            return msg(f"card.{event.code.value}", event.zh, event.en)
         self.reader_status = event
         log.info("card reader: %s", event.state)
         return None
@@ -239,13 +152,13 @@ class Counter:
         entry = self.snapshot.card(key.digest)
         if entry is None:
             if self.snapshot.is_revoked(key.digest):
-                return _msg(
+                return msg(
                     "card.revoked",
                     "此卡已挂失或停用，请人工查找或按散客结算",
                     "Card revoked: look up by hand or sell as walk-in",
                 )
             log.info("tap: unknown card (%s)", key.kind)
-            return _msg(
+            return msg(
                 "card.unknown",
                 "此卡未登记，请核对身份后人工查找，或按散客结算",
                 "Card not registered: look the elder up by hand, or sell as walk-in",
@@ -262,14 +175,14 @@ class Counter:
         try:
             reason = _TEXT.validate_python(reason.strip())
         except ValidationError:
-            return _msg(
+            return msg(
                 "manual.reason",
                 "请填写人工查找的原因（不要填写身份证号）",
                 "Give a reason for the manual lookup (never an ID number)",
             )
         elder = self.snapshot.elder(elder_id)
         if elder is None:
-            return _msg("manual.unknown", "名册中没有此人", "Not in the roster")
+            return msg("manual.unknown", "名册中没有此人", "Not in the roster")
         return self._open(elder, "manual", None, reason, None)
 
     def walk_in(self) -> Sale | CounterMessage:
@@ -288,7 +201,7 @@ class Counter:
         now = self._now()
         items = self.menu_now(now)
         if not items:
-            return _msg("menu.empty", "今日菜单为空，无法结算", "Nothing on today's menu")
+            return msg("menu.empty", "今日菜单为空，无法结算", "Nothing on today's menu")
         item = items[0]
         q = self._quote(elder, item, withhold, now)
         sale = Sale(elder, identified_by, card_kind, manual_reason, withhold, item, q, now, card_key)
@@ -329,7 +242,7 @@ class Counter:
         now = self._now()
         item = self.snapshot.menu_item(menu_item_id)
         if item is None or not item.on_menu(now.astimezone(self.ledger.zone).date()):
-            return _msg("menu.unknown", "今日菜单中没有此菜品", "Not on today's menu")
+            return msg("menu.unknown", "今日菜单中没有此菜品", "Not on today's menu")
         return replace(sale, item=item, quote=self._quote(sale.elder, item, sale.withhold, now), quoted_at=now)
 
     # ---- committing and printing
@@ -338,7 +251,7 @@ class Counter:
         """Commit the meal durably, then print its receipt (never the other way round)."""
         if payment_method not in PAYMENT_METHODS:
             return ConfirmResult(
-                False, None, False, None, _msg("sale.payment", "请选择支付方式", "Choose a payment method")
+                False, None, False, None, msg("sale.payment", "请选择支付方式", "Choose a payment method")
             )
         now = self._now()
         fresh = self._quote(sale.elder, sale.item, sale.withhold, now)
@@ -353,7 +266,7 @@ class Counter:
                 None,
                 False,
                 None,
-                _msg("sale.requoted", "价格已变化，请核对后重新确认", "The price changed: check it and confirm again"),
+                msg("sale.requoted", "价格已变化，请核对后重新确认", "The price changed: check it and confirm again"),
                 changed,
             )
         try:
@@ -373,8 +286,7 @@ class Counter:
         except (RuyiError, ValidationError) as exc:
             return ConfirmResult(False, None, False, None, _refused("sale", exc))
         log.info("sale committed: %s seq %d pays %d", record.meal_id, record.seq, record.quote.elder_pays)
-        self._committed()
-        outcome = self._print(sale_receipt(record, self.describe(record)), record.meal_id)
+        outcome = self._after_commit(record, lambda: sale_receipt(record, self.describe(record)))
         return ConfirmResult(True, record, outcome.printed, outcome.error, _print_message(outcome))
 
     def void(self, meal_id: UUID, reason: str, cashier: str | None = None) -> RecordResult:
@@ -385,19 +297,26 @@ class Counter:
             )
         except (RuyiError, ValidationError) as exc:
             return RecordResult(None, False, None, _refused("void", exc))
-        original = self.ledger.get(meal_id)
-        assert original is not None  # the ledger just voided it
         log.info("void committed: %s seq %d of %s", record.meal_id, record.seq, meal_id)
-        self._committed()
-        outcome = self._print(void_slip(record, original, self.describe(original)), record.meal_id)
+
+        def slip() -> ReceiptDocument:
+            original = self.ledger.get(meal_id)
+            assert original is not None  # the ledger just voided it
+            return void_slip(record, original, self.describe(original))
+
+        outcome = self._after_commit(record, slip)
         return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
 
     def reprint(self, meal_id: UUID, cashier: str | None = None) -> RecordResult:
         """Print a sale's receipt (or a void's slip) again, marked 重打; recorded in the ledger only when the
-        printer says it is ready, so an offline printer does not fill the chain with reprints that never printed."""
+        printer says it is ready, so an offline printer does not fill the chain with reprints that never printed.
+
+        A receipt that never printed (the printer was out of paper at the sale) prints as itself, not as 重打,
+        and adds no reprint record: it is the first print, and the elder holds no other copy.
+        """
         original = self.ledger.get(meal_id)
         if original is None:
-            return RecordResult(None, False, None, _msg("reprint.unknown", "本终端没有这笔记录", "No such record here"))
+            return RecordResult(None, False, None, msg("reprint.unknown", "本终端没有这笔记录", "No such record here"))
         if original.kind == "reprint" and original.refers_to is not None:
             return self.reprint(original.refers_to, cashier)
         status = self.printer.status()
@@ -406,26 +325,34 @@ class Counter:
                 None,
                 False,
                 status.problem,
-                _msg(
+                msg(
                     f"printer.{status.problem.value}",
                     status.problem.text.notice_zh,
                     f"The printer is not ready ({status.problem.value}); nothing was reprinted",
                 ),
             )
+        if original.kind in ("sale", "void") and not self.ledger.ever_printed(original.meal_id):
+            outcome = self._print_safely(original.meal_id, lambda: self._receipt_of(original, None))
+            return RecordResult(None, outcome.printed, outcome.error, _print_message(outcome))
         try:
             record = self.ledger.record_reprint(meal_id, cashier=cashier or self.cashier_default, now=self._now())
         except (RuyiError, ValidationError) as exc:
             return RecordResult(None, False, None, _refused("reprint", exc))
-        self._committed()
+        outcome = self._after_commit(record, lambda: self._receipt_of(original, record))
+        return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
+
+    def _receipt_of(self, original: MealRecord, reprint: MealRecord | None) -> ReceiptDocument:
+        """The receipt of a sale or the slip of a void; marked 重打 with ``reprint`` (the reprint record)."""
         if original.kind == "void":
             assert original.refers_to is not None
             sale = self.ledger.get(original.refers_to)
             assert sale is not None
-            doc = void_slip(original, sale, self.describe(sale), reprint=True)
-        else:
-            doc = sale_receipt(original, self.describe(original), reprint=record)
-        outcome = self._print(doc, record.meal_id)
-        return RecordResult(record, outcome.printed, outcome.error, _print_message(outcome))
+            return void_slip(original, sale, self.describe(sale), reprint=reprint is not None)
+        return sale_receipt(original, self.describe(original), reprint=reprint)
+
+    def receipt_number(self, record: MealRecord) -> str:
+        """The number a record's receipt carries (``RY01-2-000042``)."""
+        return receipt_number(record, self.terminal_code)
 
     def live_sales(self) -> list[MealRecord]:
         """Today's sales not voided, by seq (what a void may cancel)."""
@@ -469,16 +396,26 @@ class Counter:
     def reprint_z(self, day: date) -> ZResult | CounterMessage:
         reports = self.ledger.z_reports(day)
         if not reports:
-            return _msg("z.none", f"{day} 没有日结报表", f"No Z-report for {day}")
+            return msg("z.none", f"{day} 没有日结报表", f"No Z-report for {day}")
         return self._print_z(reports[-1])
 
     def _print_z(self, report: ZReport) -> ZResult:
-        doc = z_report_document(report, canteen_name=self.canteen_name, zone=self.ledger.zone)
         try:
+            doc = z_report_document(
+                report, canteen_name=self.canteen_name, zone=self.ledger.zone, terminal_code=self.terminal_code
+            )
             self.printer.print_document(doc)
         except PrinterError as exc:
-            return ZResult(report, False, exc.code, _msg(f"printer.{exc.code.value}", exc.cashier_message, str(exc)))
-        return ZResult(report, True, None, _msg("ok", "日结报表已打印", "Z-report printed"))
+            return ZResult(report, False, exc.code, msg(f"printer.{exc.code.value}", exc.cashier_message, str(exc)))
+        except Exception:  # the report is stored; say it did not print, whatever the cause (logged with it)
+            log.exception("Z-report of %s not printed", report.day)
+            return ZResult(
+                report,
+                False,
+                None,
+                msg("z.not_printed", "日结报表已保存，未打印", "Z-report stored; it did not print"),
+            )
+        return ZResult(report, True, None, msg("ok", "日结报表已打印", "Z-report printed"))
 
     def status(self, *, query_printer: bool = True) -> CounterStatus:
         now = self._now()
@@ -509,9 +446,32 @@ class Counter:
         return ReceiptContext(
             canteen_name=self.canteen_name,
             zone=self.ledger.zone,
+            terminal_code=self.terminal_code,
             masked_name=None if elder is None else elder.masked_name,
             item_name=None if item is None else item.name,
         )
+
+    def _after_commit(self, record: MealRecord, make_doc: Callable[[], ReceiptDocument]) -> PrintOutcome:
+        """Everything after a record is committed: wake sync, lay out the receipt, print it, note the outcome.
+
+        None of it may undo or hide the commit: whatever fails here (a printer, a layout, a bug) is logged and
+        answered as "recorded, not printed", and the receipt waits in the reprint queue (which holds every record
+        without a successful print). This is the one place the counter catches every exception, on purpose.
+        """
+        try:
+            self._committed()
+        except Exception:
+            log.exception("after commit of %s: the sync wake-up failed", record.meal_id)
+        return self._print_safely(record.meal_id, make_doc)
+
+    def _print_safely(self, meal_id: UUID, make_doc: Callable[[], ReceiptDocument]) -> PrintOutcome:
+        """Lay out and print the receipt of ``meal_id`` and note the outcome; never raises."""
+        try:
+            return self._print(make_doc(), meal_id)
+        except Exception:
+            log.exception("receipt of %s not printed", meal_id)
+            self._note_print(meal_id, printed=False)
+            return PrintOutcome(False, None, NOT_PRINTED.zh)
 
     def _print(self, doc: ReceiptDocument, meal_id: UUID) -> PrintOutcome:
         """Print, then note the outcome in the ledger. Bounded by the printer's timeout."""
@@ -519,33 +479,43 @@ class Counter:
             self.printer.print_document(doc)
         except PrinterError as exc:
             log.warning("receipt of %s not printed: %s", meal_id, exc.code)
-            self.ledger.record_print(meal_id, printed=False, at=self._now())
+            self._note_print(meal_id, printed=False)
             return PrintOutcome(False, exc.code, exc.cashier_message)
-        self.ledger.record_print(meal_id, printed=True, at=self._now())
+        self._note_print(meal_id, printed=True)
         return PrintOutcome(True)
+
+    def _note_print(self, meal_id: UUID, *, printed: bool) -> None:
+        """Note a print outcome; a ledger that cannot take the note leaves the record in the reprint queue (a
+        receipt that did print may then print once more, which is better than one that never prints)."""
+        try:
+            self.ledger.record_print(meal_id, printed=printed, at=self._now())
+        except Exception:
+            log.exception("print outcome of %s not noted", meal_id)
 
 
 def _print_message(outcome: PrintOutcome) -> CounterMessage:
     if outcome.printed:
-        return _OK_PRINTED
-    assert outcome.error is not None
-    return _msg(
+        return OK_PRINTED
+    if outcome.error is None:
+        return NOT_PRINTED
+    return msg(
         f"printer.{outcome.error.value}",
-        f"已记账。{outcome.message_zh}",
-        f"Recorded. The receipt did not print ({outcome.error.value}); it is in the reprint queue.",
+        f"{NOT_PRINTED.zh}。{outcome.message_zh}",
+        f"{NOT_PRINTED.en} ({outcome.error.value}).",
     )
 
 
 def _refused(what: str, exc: RuyiError | ValidationError) -> CounterMessage:
     if isinstance(exc, RuyiError):
         p = exc.problems[0]
-        return _msg(p.code, p.zh, p.en)
-    return _msg(
+        return msg(p.code, p.zh, p.en)
+    return msg(
         f"{what}.invalid", "输入不正确，未记账", f"Invalid input; nothing recorded: {exc.error_count()} error(s)"
     )
 
 
 __all__ = [
+    "NOT_PRINTED",
     "Clock",
     "ConfirmResult",
     "Counter",

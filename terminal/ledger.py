@@ -372,6 +372,15 @@ class Ledger:
                 (str(meal_id), receipt_of, "printed" if printed else "failed", at.isoformat()),
             )
 
+    def ever_printed(self, meal_id: UUID) -> bool:
+        """Whether a receipt of record ``meal_id`` (a sale or a void, or a reprint of it) has printed at least once:
+        the next print of one that never did is its first, not a reprint."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM print_jobs WHERE receipt_of = ? AND state = 'printed' LIMIT 1", (str(meal_id),)
+            ).fetchone()
+        return row is not None
+
     def mark_synced(self, up_to_seq: int, *, at: datetime) -> None:
         """The server holds this terminal's records up to ``up_to_seq`` contiguously. Never moves back."""
         _aware(at, "at")

@@ -1,5 +1,13 @@
 """Receipt layouts in Chinese (the printer fits them to 58 or 80 mm paper): sales, void slips, reprints, Z-report.
 
+One layout for both papers (32 and 48 columns), and no field can overflow either: the printer wraps every line and
+applies these rules (:mod:`terminal.devices.printing`): the canteen name is double size when it fits one
+double-size line, else normal size, at most 2 lines; a menu item's name at most 2 lines, a void's reason at most 3,
+the cashier 1 line (shortened with "…"); the masked name, the receipt number and any amount wrap rather than
+overflow.
+The receipt number is the terminal's short code from the server plus the sequence (``RY01-2-000042``); the
+terminal id (a UUID) and the meal id stay in the record and the QR code.
+
 A receipt shows the masked name only: never an ID number, a category or a category tier's label (the tiers are
 not printed at all). Its QR code carries the meal id of the sale (or of the void, on a void slip), so a receipt
 can always be traced to exactly one ledger record.
@@ -43,23 +51,35 @@ class ReceiptContext:
 
     canteen_name: str
     zone: ZoneInfo
+    terminal_code: str
+    """The terminal's short code (``RY01-2``): the first part of every receipt number."""
     masked_name: str | None = None
     """The elder's masked name (张*明), None for a walk-in or an elder no longer in the snapshot."""
     item_name: str | None = None
 
 
-def receipt_number(record: MealRecord) -> str:
-    """The number printed on a receipt: terminal id and the record's sequence number."""
-    return f"{record.terminal_id}-{record.seq:06d}"
+def receipt_number(record: MealRecord, terminal_code: str) -> str:
+    """The number printed on a receipt: the terminal's short code and the record's sequence number."""
+    return f"{terminal_code}-{record.seq:06d}"
+
+
+def fallback_terminal_code(terminal_id: str) -> str:
+    """The short code of a terminal the server gave none (registered before codes existed): the id's first
+    8 characters, upper case. The bureau can still find the terminal: the QR code carries the meal id."""
+    return terminal_id.replace("-", "")[:8].upper()
 
 
 def _when(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _canteen(name: str) -> TextLine:
+    return TextLine(name, align=Align.CENTER, bold=True, double=True, shrink=True, max_lines=2)
+
+
 def _header(ctx: ReceiptContext, title: str) -> list[Block]:
     return [
-        TextLine(ctx.canteen_name, align=Align.CENTER, bold=True, double=True),
+        _canteen(ctx.canteen_name),
         TextLine(title, align=Align.CENTER, bold=True),
         Separator(),
     ]
@@ -71,7 +91,7 @@ def _sale_lines(sale: MealRecord, ctx: ReceiptContext) -> list[Block]:
     lines: list[Block] = [
         TwoColumnLine("就餐人", who or ("散客" if sale.identified_by == "walk_in" else "已登记人员")),
         TwoColumnLine("餐次", SLOT_TEXT[sale.slot][0]),
-        TwoColumnLine(ctx.item_name or sale.menu_item_id, format_yuan(q.price)),
+        TwoColumnLine(ctx.item_name or sale.menu_item_id, format_yuan(q.price), max_label_lines=2),
         TwoColumnLine("助餐补贴", format_yuan(-q.subsidy) if q.subsidy else format_yuan(0)),
         TwoColumnLine(f"实付（{PAYMENT_TEXT[sale.payment_method][0]}）", format_yuan(q.elder_pays), bold=True),
     ]
@@ -90,7 +110,7 @@ def sale_receipt(sale: MealRecord, ctx: ReceiptContext, *, reprint: MealRecord |
         raise ValueError("sale_receipt takes a sale record")
     blocks: list[Block] = _header(ctx, "助餐小票（重打）" if reprint else "助餐小票")
     blocks += [
-        TwoColumnLine("小票号", receipt_number(sale)),
+        TwoColumnLine("小票号", receipt_number(sale, ctx.terminal_code)),
         TwoColumnLine("时间", _when(sale.service_time, ctx.zone)),
     ]
     if reprint is not None:
@@ -100,7 +120,7 @@ def sale_receipt(sale: MealRecord, ctx: ReceiptContext, *, reprint: MealRecord |
     blocks += [
         Separator(),
         QrCode(str(sale.meal_id)),
-        TextLine(f"收银员 {sale.cashier}", align=Align.CENTER),
+        TextLine(f"收银员 {sale.cashier}", align=Align.CENTER, max_lines=1),
     ]
     if reprint is not None:
         blocks.append(TextLine("*** 重打 ***", align=Align.CENTER, bold=True))
@@ -116,32 +136,32 @@ def void_slip(void: MealRecord, original: MealRecord, ctx: ReceiptContext, *, re
     blocks: list[Block] = _header(ctx, "作废单（重打）" if reprint else "作废单")
     blocks += [
         TextLine("*** 作废 ***", align=Align.CENTER, bold=True, double=True),
-        TwoColumnLine("作废单号", receipt_number(void)),
-        TwoColumnLine("原小票号", receipt_number(original)),
+        TwoColumnLine("作废单号", receipt_number(void, ctx.terminal_code)),
+        TwoColumnLine("原小票号", receipt_number(original, ctx.terminal_code)),
         TwoColumnLine("原消费时间", _when(original.service_time, ctx.zone)),
         TwoColumnLine("作废时间", _when(void.service_time, ctx.zone)),
         Separator(),
-        TwoColumnLine(ctx.item_name or original.menu_item_id, format_yuan(q.price)),
+        TwoColumnLine(ctx.item_name or original.menu_item_id, format_yuan(q.price), max_label_lines=2),
         TwoColumnLine("冲销补贴", format_yuan(q.subsidy)),
         TwoColumnLine(f"退还（{PAYMENT_TEXT[original.payment_method][0]}）", format_yuan(q.elder_pays), bold=True),
-        TextLine(f"原因：{void.reason or ''}"),
+        TextLine(f"原因：{void.reason or ''}", max_lines=3),
         Separator(),
         QrCode(str(void.meal_id)),
-        TextLine(f"收银员 {void.cashier}", align=Align.CENTER),
+        TextLine(f"收银员 {void.cashier}", align=Align.CENTER, max_lines=1),
         Feed(2),
         Cut(),
     ]
     return ReceiptDocument(tuple(blocks))
 
 
-def z_report_document(report: ZReport, *, canteen_name: str, zone: ZoneInfo) -> ReceiptDocument:
+def z_report_document(report: ZReport, *, canteen_name: str, zone: ZoneInfo, terminal_code: str) -> ReceiptDocument:
     """The end-of-day Z-report: counts and sums in fen rendered as yuan, net of voids."""
     pays = report.elder_pays_by_method
     blocks: list[Block] = [
-        TextLine(canteen_name, align=Align.CENTER, bold=True, double=True),
+        _canteen(canteen_name),
         TextLine("日结报表（Z）", align=Align.CENTER, bold=True),
         Separator(),
-        TwoColumnLine("终端", report.terminal_id),
+        TwoColumnLine("终端", terminal_code),
         TwoColumnLine("营业日", report.day.isoformat()),
         TwoColumnLine("生成时间", _when(report.made_at, zone)),
         Separator(),

@@ -97,6 +97,9 @@ class TerminalOut(BaseModel):
     id: uuid.UUID
     canteen_id: uuid.UUID
     name: str
+    number: int | None
+    code: str | None
+    """The short code receipts carry (``RY01-2``): give it to the terminal's configuration (``terminal_code``)."""
     created_at: datetime
     revoked_at: datetime | None
     revoke_reason: str | None

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ruyi.money import MEAL_PRICE_CEILING, fen_range_text
+from server import sql
 from server.audit import service as audit
 from server.auth.principal import Principal
 from server.auth.service import TERMINAL_PREFIX, new_secret, token_hash
@@ -208,8 +209,18 @@ def create_terminal(
     session: Session, *, actor: Principal, canteen_id: uuid.UUID, name: str, pepper: str
 ) -> tuple[Terminal, str]:
     canteen = get_canteen(session, actor=actor, canteen_id=canteen_id)
+    # The canteen's row lock orders concurrent registrations at one canteen (the unique index backs it up).
+    session.exec(sql.for_update(select(Canteen.id).where(col(Canteen.id) == canteen.id), session)).one()
+    last = session.exec(select(sa.func.max(Terminal.number)).where(col(Terminal.canteen_id) == canteen.id)).one()
+    number = (last or 0) + 1
     credential = new_secret(TERMINAL_PREFIX)
-    terminal = Terminal(canteen_id=canteen.id, name=name, credential_hash=token_hash(credential, pepper=pepper))
+    terminal = Terminal(
+        canteen_id=canteen.id,
+        name=name,
+        number=number,
+        code=terminal_code(canteen.code, number),
+        credential_hash=token_hash(credential, pepper=pepper),
+    )
     session.add(terminal)
     audit.record(
         session,
@@ -218,9 +229,14 @@ def create_terminal(
         object_type="terminal",
         object_id=terminal.id,
         canteen_id=canteen.id,
-        after={"name": name},
+        after={"name": name, "code": terminal.code},
     )
     return terminal, credential
+
+
+def terminal_code(canteen_code: str, number: int) -> str:
+    """A terminal's short code: its canteen's code in capitals and its number there (``RY01-2``)."""
+    return f"{canteen_code.upper()}-{number}"
 
 
 def list_terminals(session: Session, *, actor: Principal, canteen_id: uuid.UUID) -> list[Terminal]:

@@ -49,10 +49,17 @@ class MenuItem(SQLModel, table=True):
 
 class Terminal(SQLModel, table=True):
     __tablename__ = "terminals"
+    __table_args__ = (sa.Index("uq_terminals_canteen_number", "canteen_id", "number", unique=True),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     canteen_id: uuid.UUID = Field(foreign_key="canteens.id", index=True)
     name: str = Field(max_length=128)
+    number: int | None = None
+    """The terminal's number at its canteen (1, 2, ...), given at registration (migration 0008 numbered the
+    terminals registered before, in order of registration)."""
+    code: str | None = Field(default=None, max_length=48)
+    """The short code receipts carry (``RY01-2``: the canteen code in capitals and the number), fixed at
+    registration so that the numbers on printed receipts never change."""
     credential_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     revoked_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))

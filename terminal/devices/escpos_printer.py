@@ -39,6 +39,7 @@ from terminal.devices.escpos_text import (
     fits_printer_font,
     missing_glyphs,
     render_line,
+    shorten,
     two_columns,
     wrap,
 )
@@ -194,6 +195,11 @@ def _escpos(cache_dir: Path | None = None) -> _Escpos:
     return _loaded[0]
 
 
+def _lines_room(lines: int, columns: int) -> int:
+    """Columns of text sure to wrap into ``lines`` lines (a line may end one column short before a hanzi)."""
+    return lines * columns - (lines - 1)
+
+
 class _Renderer:
     """Builds the ESC/POS bytes of one document on a python-escpos ``Dummy`` printer."""
 
@@ -218,12 +224,18 @@ class _Renderer:
 
     def _block(self, block: Block) -> None:
         match block:
-            case TextLine(text=text, align=align, bold=bold, double=double):
+            case TextLine(text=text, align=align, bold=bold, double=double, max_lines=max_lines, shrink=shrink):
                 scale = 2 if double else 1
+                if shrink and display_width(text) > self._columns // scale:
+                    scale = 1
+                if max_lines is not None:
+                    text = shorten(text, _lines_room(max_lines, self._columns // scale))
                 for piece in wrap(text, self._columns // scale):
                     self._line(piece, align, bold, scale)
-            case TwoColumnLine(label=label, amount=amount, bold=bold, double=double):
+            case TwoColumnLine(label=label, amount=amount, bold=bold, double=double, max_label_lines=max_lines):
                 scale = 2 if double else 1
+                if max_lines is not None:
+                    label = shorten(label, _lines_room(max_lines, self._columns // scale))
                 for piece in two_columns(label, amount, self._columns // scale):
                     self._line(piece, Align.LEFT, bold, scale)
             case Separator(char=char):

@@ -135,27 +135,44 @@ def pad(text: str, columns: int, align: Align) -> str:
 
 
 def two_columns(label: str, amount: str, columns: int) -> list[str]:
-    """A label on the left and an amount on the right, the last line exactly `columns` columns wide.
+    """A label on the left and an amount on the right, no line wider than `columns` columns.
 
-    A label too long to share a line with the amount (at least one space between them) wraps; the amount, which
-    must fit on a line by itself, is never cut.
+    A label too long to share a line with the amount (at least one space between them) wraps; an amount wider
+    than the paper wraps too, its last piece right-aligned. Nothing is ever refused for being too wide: a receipt
+    must print on whatever paper the printer has, once the meal is recorded.
     """
     label, amount = normalize(label), normalize(amount)
-    amount_width = display_width(amount)
-    if amount_width > columns:
-        raise ValueError(f"amount {amount!r} is wider than the paper ({columns} columns)")
-    room = columns - amount_width - 1
     lines: list[str] = []
-    if display_width(label) > room:
-        pieces = wrap(label, columns)
-        lines.extend(pieces[:-1])
-        label = pieces[-1]
-        if display_width(label) > room:
+    amount_pieces = wrap(amount, columns)
+    amount = amount_pieces[-1]
+    amount_width = display_width(amount)
+    room = columns - amount_width - 1
+    label_pieces = wrap(label, columns) if label else [""]
+    lines.extend(label_pieces[:-1])
+    label = label_pieces[-1]
+    if len(amount_pieces) > 1 or display_width(label) > room:
+        if label:
             lines.append(label)
-            label = ""
+        label = ""
+        lines.extend(amount_pieces[:-1])
     gap = columns - display_width(label) - amount_width
     lines.append(label + " " * gap + amount)
     return lines
+
+
+def shorten(text: str, columns: int) -> str:
+    """`text` cut to at most `columns` columns, ending in "…" (two columns in a GB font) when it was cut."""
+    text = normalize(text)
+    if display_width(text) <= columns:
+        return text
+    kept: list[str] = []
+    used = 0
+    for ch in text:
+        if used + char_width(ch) > columns - 2:
+            break
+        kept.append(ch)
+        used += char_width(ch)
+    return "".join(kept) + "…"
 
 
 @functools.lru_cache(maxsize=16)

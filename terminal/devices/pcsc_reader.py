@@ -9,11 +9,15 @@ terminal's disk holds no card numbers and no ID numbers. The serial strings hash
   as upper-case hex, e.g. ``"04A1B2C3D4E5F6"``.
 - ``resident_id``: the resident ID card's 8-byte physical card number from ``00 36 00 00 08``
   (ISO 14443-B), as upper-case hex (16 characters).
-- ``social_security``: the social security card number. SELECT the ``SSSE`` application by name
-  (``00 A4 04 00 04 'SSSE'``), SELECT EF05 (``00 A4 02 00 02 EF 05``), READ RECORD 7 of it
-  (``00 B2 07 04 00``: P2=04 reads record number P1 of the current EF). The record is one TLV:
-  tag ``07`` (the record number), one length byte, then the card number in ASCII; trailing spaces/NULs
-  are dropped, it must be 1-32 characters of A-Z/0-9 and is hashed upper-case, e.g. ``"A12345678"``.
+- ``social_security``: the social security card number. SELECT the SSSE application by its DF name
+  ``"sx1.sh.社会保障"`` in GBK (``00 A4 04 00 0F 7378312E73682EC9E7BBE1B1A3D5CF``), SELECT EF05, the card
+  data file (``00 A4 02 00 02 EF 05``), READ RECORD 07 of it (``00 B2 07 04 0B``: P2=04 reads record number
+  P1 of the current EF; 0B = tag + length + 9 characters). The record is one TLV: tag ``07``, one length
+  byte, then the card number in ASCII (9 characters; older cards have 8, answered 6C0A and read again);
+  trailing spaces/NULs are dropped, it must be 1-32 characters of A-Z/0-9 and is hashed upper-case, e.g.
+  ``"A12345678"``. EF06 (the holder: social security number = ID number, name) is never read: it needs
+  the holder's PIN, and the terminal must not see the ID number. Sources: public reader code for the card
+  (the DF name, EF05 record 07 with Le 0B, EF06 behind VERIFY) — see :mod:`terminal.virtual.vpcd`.
 
 Card kinds are tried in the configured order and the first that answers wins. The default order tries
 the social security card, then the resident ID card, then the UID: a real contactless reader answers
@@ -92,10 +96,12 @@ _MAX_GET_RESPONSE_ROUNDS = 16
 
 _APDU_GET_UID = bytes.fromhex("FFCA000000")
 _APDU_RESIDENT_ID_NUMBER = bytes.fromhex("0036000008")
-_APDU_SELECT_SSSE = bytes.fromhex("00A4040004") + b"SSSE"
-_APDU_SELECT_EF05 = bytes.fromhex("00A4020002EF05")
-_APDU_READ_RECORD_7 = bytes.fromhex("00B2070400")
-_SSC_NUMBER_TAG = 0x07
+# The social security card (sources: public reader code, see terminal.virtual.vpcd's SocialSecurityCard).
+_SSSE_DF_NAME = bytes.fromhex("7378312E73682EC9E7BBE1B1A3D5CF")  # "sx1.sh.社会保障" in GBK, fixed for every card
+_APDU_SELECT_SSSE = bytes([0x00, 0xA4, 0x04, 0x00, len(_SSSE_DF_NAME)]) + _SSSE_DF_NAME  # SELECT by DF name
+_APDU_SELECT_EF05 = bytes.fromhex("00A4020002EF05")  # SELECT EF05 (card data) under SSSE
+_APDU_READ_RECORD_7 = bytes.fromhex("00B207040B")  # READ RECORD 07 of the current EF, Le = 2 + 9
+_SSC_NUMBER_TAG = 0x07  # EF05 record n carries tag n; 07 is the card number
 _SSC_NUMBER = re.compile(r"[A-Z0-9]{1,32}")
 
 

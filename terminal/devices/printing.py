@@ -67,29 +67,41 @@ class PaperWidth(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class TextLine:
-    """A line of text; wraps if longer than the paper. `double` is double width and height (half the columns)."""
+    """A line of text; wraps if longer than the paper. `double` is double width and height (half the columns).
+
+    The rules that keep any text on any paper: ``max_lines`` shortens the text (ending in "…") to that many
+    lines; ``shrink`` prints a `double` text at normal size when it does not fit one double-size line.
+    """
 
     text: str
     align: Align = Align.LEFT
     bold: bool = False
     double: bool = False
+    max_lines: int | None = None
+    shrink: bool = False
 
     def __post_init__(self) -> None:
         check_printable(self.text)
+        if self.max_lines is not None and self.max_lines < 1:
+            raise ValueError("max_lines is at least 1")
 
 
 @dataclass(frozen=True, slots=True)
 class TwoColumnLine:
-    """A label on the left and an amount on the right, spread over exactly the paper's width."""
+    """A label on the left and an amount on the right, spread over exactly the paper's width; a label or an
+    amount too wide wraps (``max_label_lines`` shortens the label to that many lines, ending in "…")."""
 
     label: str
     amount: str
     bold: bool = False
     double: bool = False
+    max_label_lines: int | None = None
 
     def __post_init__(self) -> None:
         check_printable(self.label)
         check_printable(self.amount)
+        if self.max_label_lines is not None and self.max_label_lines < 1:
+            raise ValueError("max_label_lines is at least 1")
 
 
 @dataclass(frozen=True, slots=True)

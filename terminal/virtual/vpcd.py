@@ -20,19 +20,31 @@ import struct
 import threading
 from collections.abc import Callable
 
-# ATRs as PC/SC part 3 contactless readers build them (3B 8n 80 01 <historical bytes> TCK), and a T=0 contact one.
-ATR_CONTACTLESS_A = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
-ATR_CONTACTLESS_B = bytes.fromhex("3B80800101")  # no historical bytes
-ATR_CONTACT = bytes.fromhex("3B6800000073C84013009000")
+# ATRs of real card types. A PC/SC contactless reader builds the ATR of a contactless card itself (PC/SC part 3,
+# "3B 8n 80 01 <historical bytes> TCK"); the values below are listed for these cards in pcsc-tools'
+# smartcard_list.txt (github.com/LudovicRousseau/pcsc-tools).
+# MIFARE Classic 1K through a PC/SC part 3 reader: RID A0 00 00 03 06, standard 03 (ISO 14443 A part 3), name 00 01.
+ATR_CONTACTLESS_A = bytes.fromhex("3B 8F 80 01 80 4F 0C A0 00 00 03 06 03 00 01 00 00 00 00 6A")
+# "Resident Identity Card of People Republic of China (Second Generation with RF Feature)" (smartcard_list.txt):
+# ISO 14443 B, the historical bytes are the ATQB's application data and protocol info.
+ATR_RESIDENT_ID = bytes.fromhex("3B 88 80 01 D1 03 86 05 00 80 80 00 58")
+# A contact T=0 ATR of a UnionPay bank card ("UnionPay Debit card issued by Bank of China (Contact)",
+# smartcard_list.txt). No social security card ATR is published there; third-generation social security cards are
+# issued by banks as UnionPay cards with the SSSE application beside the bank one, so a bank card's ATR stands in.
+ATR_CONTACT = bytes.fromhex("3B 6A 00 00 81 41 01 98 10 00 00 00 00 0A")
 
+# Status words: ISO/IEC 7816-4 section 5.1.3 (table 6 "status bytes").
 SW_OK = b"\x90\x00"
-SW_WRONG_P1P2 = b"\x6a\x86"
-SW_FILE_NOT_FOUND = b"\x6a\x82"
-SW_RECORD_NOT_FOUND = b"\x6a\x83"
-SW_FUNCTION_NOT_SUPPORTED = b"\x6a\x81"
-SW_INS_NOT_SUPPORTED = b"\x6d\x00"
-SW_CLA_NOT_SUPPORTED = b"\x6e\x00"
-SW_CONDITIONS_NOT_SATISFIED = b"\x69\x85"
+SW_WRONG_P1P2 = b"\x6a\x86"  # incorrect parameters P1-P2
+SW_FILE_NOT_FOUND = b"\x6a\x82"  # file or application not found (also: a DF name that no application has)
+SW_RECORD_NOT_FOUND = b"\x6a\x83"  # record not found
+SW_FUNCTION_NOT_SUPPORTED = b"\x6a\x81"  # function not supported
+SW_INS_NOT_SUPPORTED = b"\x6d\x00"  # instruction code not supported or invalid
+SW_CLA_NOT_SUPPORTED = b"\x6e\x00"  # class not supported
+SW_CONDITIONS_NOT_SATISFIED = b"\x69\x85"  # conditions of use not satisfied
+SW_SECURITY_NOT_SATISFIED = b"\x69\x82"  # security status not satisfied (e.g. PIN not verified)
+SW_NO_CURRENT_EF = b"\x69\x86"  # command not allowed (no current EF)
+SW_WRONG_LENGTH = b"\x67\x00"  # wrong length (Lc)
 
 _CTRL_OFF, _CTRL_ON, _CTRL_RESET, _CTRL_ATR = 0x00, 0x01, 0x02, 0x04
 
@@ -59,7 +71,9 @@ class VirtualCard:
 
 
 class UidCard(VirtualCard):
-    """A contactless card seen through a PC/SC reader: answers GET DATA UID (``FF CA 00 00 Le``)."""
+    """A contactless card seen through a PC/SC reader: answers GET DATA UID (``FF CA 00 00 Le``; PC/SC part 3
+    section 3.2.2.1.3: CLA FF is the reader's own class, 6A81 "function not supported" for other P1, 6Cxx a wrong Le).
+    """
 
     def __init__(self, uid: bytes) -> None:
         self.uid = uid
@@ -78,9 +92,11 @@ class UidCard(VirtualCard):
 
 
 class ResidentIdCard(VirtualCard):
-    """The resident ID card: answers ``00 36 00 00 08`` with its physical card number."""
+    """The resident ID card (居民身份证, ISO 14443 B): answers ``00 36 00 00 08`` with its 8-byte physical card
+    number, the command public ID-card readers send for the card's serial (the personal data behind it needs the
+    ministry's SAM module and is never asked for)."""
 
-    atr = ATR_CONTACTLESS_B
+    atr = ATR_RESIDENT_ID
 
     def __init__(self, number: bytes) -> None:
         self.number = number  # 8 bytes on a real card; other lengths make a misbehaving one
@@ -95,65 +111,133 @@ class ResidentIdCard(VirtualCard):
         return self.number + SW_OK
 
 
-class SocialSecurityCard(VirtualCard):
-    """The social security card: application ``SSSE``, EF05 record 7 = ``07 LL <card number>``.
+# The national social security card (社会保障卡), as public reader and issuing code for the card specification of the
+# Ministry of Human Resources and Social Security uses it (the specification itself is not public):
+# - the SSSE application's DF name is the fixed "sx1.sh.社会保障" in GBK: an issuer's checker insists that "SSSE的AID
+#   为固定值7378312E73682EC9E7BBE1B1A3D5CF", and readers select it with 00 A4 04 00 0F 7378...D5CF; they treat 61xx
+#   and 9000 as success;
+# - EF05 (card data) holds records 01-07, record n under tag n: 01 card identification code (16 bytes), 02 card
+#   type, 03 specification version ("3.00"), 04 issuing institution, 05 issue date, 06 expiry date, 07 card number
+#   (9 ASCII characters: readers send 00 B2 07 04 0B, 2 + 9 bytes; older cards have 8-character numbers);
+# - EF06 (holder data) holds 01 tag 08 social security number (the ID number, 18 bytes: 00 B2 01 04 14), 02 tag 09
+#   name (30 bytes GBK: 00 B2 02 04 20), 04 tag 0A sex, 05 tag 0B nation, 07 tag 0D birth date; readers VERIFY the
+#   PIN (00 20 00 00 03 ...) before reading it.
+SSSE_DF_NAME = bytes.fromhex("7378312E73682EC9E7BBE1B1A3D5CF")
+EF05 = b"\xef\x05"
+EF06 = b"\xef\x06"
 
-    It answers the SELECT of the application T=0 style (61xx, then the FCI in GET RESPONSE chunks of 8 bytes,
-    so the reader has to follow several 61xx), and READ RECORD with a wrong Le by 6Cxx with the right one.
+
+def _record(tag: int, value: bytes) -> bytes:
+    return bytes([tag, len(value)]) + value
+
+
+class SocialSecurityCard(VirtualCard):
+    """A social security card: the SSSE application by its DF name, EF05 (card data) and EF06 (holder data, only
+    after VERIFY with the PIN), each read by READ RECORD with P2=04 (record P1 of the current EF).
+
+    ISO/IEC 7816-4 answers throughout: a DF name it does not have (``SSSE`` for one) is 6A82, a file id it does not
+    have 6A82, READ RECORD with no current EF 6986, a missing record 6A83, EF06 before VERIFY 6982, a wrong PIN 63Cx.
+    Over T=0 (ISO/IEC 7816-3) the SELECT of the application answers 61xx and hands out its FCI by GET RESPONSE
+    (``chunk`` bytes at a time when set, as some cards do), and READ RECORD with an Le other than the record's
+    length answers 6Cxx with the right one. With ``t0=False`` (T=1, or the card's contactless interface, where a
+    response carries its data directly) the SELECT answers the FCI with 9000 at once. ``record`` replaces EF05
+    record 07 (to make a misbehaving card).
     """
 
     atr = ATR_CONTACT
-    _FCI = bytes.fromhex("6F12") + bytes.fromhex("8404") + b"SSSE" + bytes.fromhex("A50A") + b"SSC-VIRTUA"
-    _CHUNK = 8
+    # FCI template (ISO/IEC 7816-4 5.3.3): 6F { 84 DF name, A5 proprietary (empty) }.
+    _FCI = bytes([0x6F, 2 + len(SSSE_DF_NAME) + 2, 0x84, len(SSSE_DF_NAME)]) + SSSE_DF_NAME + bytes([0xA5, 0x00])
 
-    def __init__(self, card_number: str, *, record: bytes | None = None) -> None:
-        encoded = card_number.encode()
-        self.records = {
-            1: bytes([0x01, 0x10]) + bytes(range(0x10)),  # card identification code (content irrelevant)
-            7: record if record is not None else bytes([0x07, len(encoded)]) + encoded,
+    def __init__(
+        self,
+        card_number: str,
+        *,
+        record: bytes | None = None,
+        chunk: int | None = None,
+        t0: bool = True,
+        pin: bytes = b"\x12\x34\x56",
+        id_number: str = "11010519491231002X",
+        name: str = "张三",
+    ) -> None:
+        self.ef05 = {
+            1: _record(0x01, bytes.fromhex("330300D15600000599110145FFFFFFFF")),  # card identification code
+            2: _record(0x02, b"3"),  # card type
+            3: _record(0x03, b"3.00"),  # specification version
+            4: _record(0x04, b"330300000000"),  # issuing institution
+            5: _record(0x05, bytes.fromhex("20200701")),  # issue date
+            6: _record(0x06, bytes.fromhex("20300701")),  # expiry date
+            7: record if record is not None else _record(0x07, card_number.encode("ascii")),
         }
+        self.ef06 = {
+            1: _record(0x08, id_number.encode("ascii")),
+            2: _record(0x09, name.encode("gbk").ljust(30, b"\x00")),
+        }
+        self.chunk = chunk
+        self.t0 = t0
+        self.pin = pin
         self.power_on()
 
     def power_on(self) -> None:
-        self._app_selected = False
+        self._in_ssse = False
         self._ef: bytes | None = None
+        self._pin_ok = False
         self._pending = b""
 
     def answer(self, apdu: bytes) -> bytes | None:
         cla, ins, p1, p2 = apdu[:4]
         if cla != 0x00:
             return SW_CLA_NOT_SUPPORTED
+        data = apdu[5 : 5 + apdu[4]] if len(apdu) > 5 else b""
         if ins == 0xA4:
-            return self._select(p1, apdu[5 : 5 + apdu[4]] if len(apdu) > 5 else b"")
+            return self._select(p1, data)
         if ins == 0xC0:
             return self._get_response(_le(apdu))
         if ins == 0xB2:
             return self._read_record(p1, p2, _le(apdu))
+        if ins == 0x20:
+            return self._verify(data)
         return SW_INS_NOT_SUPPORTED
 
     def _select(self, p1: int, data: bytes) -> bytes:
-        if p1 == 0x04:
-            if data != b"SSSE":
+        self._pending = b""
+        if p1 == 0x04:  # by DF name
+            if data != SSSE_DF_NAME:
                 return SW_FILE_NOT_FOUND
-            self._app_selected, self._ef = True, None
+            self._in_ssse, self._ef, self._pin_ok = True, None, False
+            if not self.t0:
+                return self._FCI + SW_OK
             self._pending = self._FCI
             return _sw(0x61, len(self._FCI))
-        if p1 == 0x02 and self._app_selected and data == b"\xef\x05":
-            self._ef = data
-            return SW_OK
-        return SW_FILE_NOT_FOUND
+        if p1 in (0x00, 0x02):  # by file id (00: any file, 02: an EF under the current DF)
+            if len(data) != 2:
+                return SW_WRONG_LENGTH
+            if self._in_ssse and data in (EF05, EF06):
+                self._ef = data
+                return SW_OK
+            return SW_FILE_NOT_FOUND
+        return SW_WRONG_P1P2
 
     def _get_response(self, le: int) -> bytes:
         if not self._pending:
             return SW_CONDITIONS_NOT_SATISFIED
-        size = min(le or 256, self._CHUNK)
+        size = min(le or 256, self.chunk or 256)
         chunk, self._pending = self._pending[:size], self._pending[size:]
         return chunk + (_sw(0x61, len(self._pending)) if self._pending else SW_OK)
 
-    def _read_record(self, number: int, p2: int, le: int) -> bytes:
-        if self._ef != b"\xef\x05" or p2 != 0x04:
+    def _verify(self, data: bytes) -> bytes:
+        if not self._in_ssse:
             return SW_CONDITIONS_NOT_SATISFIED
-        record = self.records.get(number)
+        self._pin_ok = data == self.pin
+        return SW_OK if self._pin_ok else _sw(0x63, 0xC2)  # 63Cx: verification failed, x tries left
+
+    def _read_record(self, number: int, p2: int, le: int) -> bytes:
+        if p2 != 0x04:
+            return SW_WRONG_P1P2
+        if self._ef is None:
+            return SW_NO_CURRENT_EF
+        if self._ef == EF06 and not self._pin_ok:
+            return SW_SECURITY_NOT_SATISFIED
+        record = (self.ef05 if self._ef == EF05 else self.ef06).get(number)
         if record is None:
             return SW_RECORD_NOT_FOUND
         if le != len(record):

@@ -106,6 +106,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # messages the station composes
     "msg.no_sale": ("没有正在进行的收款，请先刷卡", "No open sale: tap a card first"),
     "msg.cancelled": ("已取消，未记账", "Cancelled; nothing recorded"),
+    "msg.replace_ask": (
+        "{who} 刷了卡，当前收款尚未确认：按 N 改收 {who}；按 Enter 先确认当前的，按 Esc 取消当前的",
+        "{who} tapped while this sale is open: N switches to {who}; Enter confirms this one first, Esc cancels it",
+    ),
+    "msg.new_tap": ("新刷卡", "New tap"),
     "msg.reason_required": ("请填写原因", "Give a reason"),
     "msg.tail_required": ("请输入身份证号后4位（数字或X）", "Enter the last 4 characters of the ID number"),
     "msg.printer_ok": ("打印机正常", "Printer ready"),

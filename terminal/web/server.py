@@ -161,6 +161,11 @@ def _sale_actions(app: FastAPI, station: Station) -> None:
         station.cancel()
         return _answer(station)
 
+    @app.post("/api/sale/replace")
+    def replace() -> dict[str, Any]:
+        station.replace()
+        return _answer(station)
+
     @app.post("/api/walk-in")
     def walk_in() -> dict[str, Any]:
         station.walk_in()

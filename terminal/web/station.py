@@ -31,53 +31,20 @@ from ruyi.reasons import Reason, reason_text
 from terminal.counter import ConfirmResult, Counter, CounterMessage, RecordResult, Sale
 from terminal.devices.cards import CardError, ReaderEvent, ReaderState, ReaderStatus
 from terminal.devices.printing import PrinterErrorCode, PrinterStatus
-from terminal.receipt import receipt_number
 from terminal.sync import NotConnected, ServerLink, ServerLinkSource
 from terminal.web import views
 from terminal.web.messages import Lang, text
+from terminal.web.notices import Done, Level, Notice, StationError
 from terminal.web.speech import Announcer, Silent, spoken_text
+
+__all__ = ["SCREEN_METHODS", "Done", "Notice", "Station", "StationError", "View"]
 
 log = logging.getLogger(__name__)
 
 View = Literal["cashier", "display"]
-Level = Literal["info", "ok", "warn", "error"]
 _METHOD_KEYS: dict[PaymentMethod, str] = {"cash": "X", "wechat": "W", "alipay": "Z", "other": ""}
 _METHODS: dict[str, PaymentMethod] = {m: m for m in PAYMENT_METHODS}
 SCREEN_METHODS: tuple[PaymentMethod, ...] = ("cash", "wechat", "alipay")
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A message for the cashier in both languages, with its level (colour) and a code for machines."""
-
-    code: str
-    zh: str
-    en: str
-    level: Level = "info"
-
-    @classmethod
-    def of(cls, key: str, level: Level = "info", **values: object) -> Notice:
-        return cls(key, text(key, "zh", **values), text(key, "en", **values), level)
-
-    @classmethod
-    def from_counter(cls, message: CounterMessage, level: Level) -> Notice:
-        return cls(message.code, message.zh, message.en, level)
-
-    def view(self, lang: Lang) -> views.NoticeView:
-        return {"code": self.code, "text": self.en if lang == "en" else self.zh, "level": self.level}
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """The outcome of the last confirmed sale (shown until the next tap)."""
-
-    receipt: str
-    who: str | None
-    price: int
-    subsidy: int
-    pays: int
-    method: PaymentMethod
-    printed: bool
 
 
 @dataclass(slots=True)
@@ -85,14 +52,6 @@ class _Subscriber:
     view: View
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
-
-
-class StationError(Exception):
-    """A request the station refuses (bad input): the notice says why, in both languages."""
-
-    def __init__(self, notice: Notice) -> None:
-        super().__init__(notice.code)
-        self.notice = notice
 
 
 class Station:
@@ -121,6 +80,8 @@ class Station:
         self._subs_lock = threading.Lock()
         self.version = 0
         self.sale: Sale | None = None
+        self.waiting: Sale | None = None
+        """A sale tapped while another was open, until the cashier switches to it or finishes the open one."""
         self.sale_no = 0
         self.method: PaymentMethod = "cash"
         self.done: Done | None = None
@@ -174,11 +135,14 @@ class Station:
     # ---- the counter's flow
 
     def on_reader_event(self, event: ReaderEvent) -> Sale | CounterMessage | None:
-        """A card event from the reader loop: a tap opens a sale (replacing one not confirmed), an error or a
-        reader state change becomes the message and the status bar."""
+        """A card event from the reader loop: a tap opens a sale (while another is open it waits, and the cashier
+        is asked: :meth:`replace` switches to it), an error or a reader state change becomes the message and the
+        status bar."""
         with self._lock:
             outcome = self.counter.on_reader_event(event)
-            if isinstance(outcome, Sale):
+            if isinstance(outcome, Sale) and self.sale is not None:
+                self._ask_to_replace(outcome)
+            elif isinstance(outcome, Sale):
                 self._open(outcome)
             elif isinstance(outcome, CounterMessage):
                 self.notice = Notice.from_counter(outcome, "error" if isinstance(event, CardError) else "warn")
@@ -196,7 +160,36 @@ class Station:
             self._publish()
             return outcome
 
+    def _ask_to_replace(self, tapped: Sale) -> None:
+        """A tap while a sale is open never replaces it silently: the same card again changes nothing, another
+        waits until the cashier switches to it (N) or finishes the open sale (which drops the waiting one)."""
+        open_sale = self.sale
+        assert open_sale is not None
+        if tapped.card_key is not None and tapped.card_key == open_sale.card_key:
+            return
+        self.waiting = tapped
+        who_zh = tapped.masked_name or text("msg.new_tap", "zh")
+        who_en = tapped.masked_name or text("msg.new_tap", "en")
+        self.notice = Notice(
+            "sale.replace_ask",
+            text("msg.replace_ask", "zh", who=who_zh),
+            text("msg.replace_ask", "en", who=who_en),
+            "warn",
+        )
+
+    def replace(self) -> None:
+        """Switch the open sale for the one tapped while it was open (re-quoted now)."""
+        with self._lock:
+            waiting = self.waiting
+            if waiting is None:
+                raise StationError(Notice.of("msg.no_sale", "warn"))
+            self.waiting = None
+            fresh = self.counter.choose_item(waiting, waiting.item.id)
+            self._open(fresh if isinstance(fresh, Sale) else waiting)
+            self._publish()
+
     def _open(self, sale: Sale) -> None:
+        self.waiting = None
         self.sale = sale
         self.sale_no += 1
         self.method = "cash"
@@ -269,6 +262,7 @@ class Station:
         with self._lock:
             if self.sale is not None:
                 self.sale = None
+                self.waiting = None
                 self.notice = Notice.of("msg.cancelled")
             self._publish()
 
@@ -278,21 +272,7 @@ class Station:
             chosen = _METHODS.get(method or "", self.method)
             result = self.counter.confirm(sale, chosen, cashier)
             if result.committed and result.record is not None:
-                r = result.record
-                self.sale = None
-                self.done = Done(
-                    receipt=receipt_number(r),
-                    who=sale.masked_name,
-                    price=r.quote.price,
-                    subsidy=r.quote.subsidy,
-                    pays=r.quote.elder_pays,
-                    method=r.payment_method,
-                    printed=result.printed,
-                )
-                self.done_at_ms = self._wall_ms()
-                self._after_print(result.printed, result.print_error)
-                self.notice = Notice.from_counter(result.message, "ok" if result.printed else "warn")
-                self._refresh_counts()
+                self._committed(sale, result)
             elif result.sale is not None:
                 self.sale = result.sale  # the price changed: show the new one, the cashier confirms again
                 self.notice = Notice.from_counter(result.message, "warn")
@@ -301,6 +281,35 @@ class Station:
                 self.notice = Notice.from_counter(result.message, "error")
             self._publish()
             return result
+
+    def _committed(self, sale: Sale, result: ConfirmResult) -> None:
+        """The screen after a commit. The sale is closed first (so neither Esc nor a second Enter can touch a
+        recorded meal) and the counter's words, true by construction, are shown; if building the rest of the
+        screen fails, the cashier still reads that the meal is recorded (and whether its receipt printed)."""
+        assert result.record is not None
+        self.sale = None
+        self.waiting = None
+        self.done = None
+        level: Level = "ok" if result.printed else "warn"
+        self.notice = Notice.from_counter(result.message, level)
+        try:
+            r = result.record
+            self.done = Done(
+                receipt=self.counter.receipt_number(r),
+                who=sale.masked_name,
+                price=r.quote.price,
+                subsidy=r.quote.subsidy,
+                pays=r.quote.elder_pays,
+                method=r.payment_method,
+                printed=result.printed,
+            )
+            self.done_at_ms = self._wall_ms()
+            self._after_print(result.printed, result.print_error)
+            self._refresh_counts()
+        except Exception:  # after the commit nothing may hide it: log, keep the true notice, move on
+            log.exception("the screen after committing %s", result.record.meal_id)
+            self.done = None
+            self._reprint_pending = None
 
     def void(self, meal_id: UUID | None, reason: str, cashier: str | None = None) -> RecordResult:
         if not reason.strip():
@@ -392,6 +401,8 @@ class Station:
     # ---- status
 
     def _after_print(self, printed: bool, error: PrinterErrorCode | None) -> None:
+        if not printed and error is None:
+            return  # not the printer's fault (the receipt could not be laid out): its state is unknown
         self.printer = PrinterStatus(None) if printed else PrinterStatus(error or PrinterErrorCode.OFFLINE)
         self.printer_checked_at = self.counter.clock()
         self._reprint_pending = None
@@ -451,7 +462,7 @@ class Station:
         return {
             "id": str(r.meal_id),
             "kind": r.kind,
-            "receipt": receipt_number(r),
+            "receipt": self.counter.receipt_number(r),
             "time": r.service_time.astimezone(words.zone).strftime("%H:%M"),
             "who": words.masked_name,
             "item": words.item_name or r.menu_item_id,
@@ -476,6 +487,7 @@ class Station:
             "mode": "sale" if sale else ("done" if self.done else "idle"),
             "sale": None if sale is None else self._sale_view(sale, lang),
             "sale_no": self.sale_no,
+            "waiting": None if self.waiting is None else (self.waiting.masked_name or text("msg.new_tap", lang)),
             "done": None if self.done is None else self._done_view(self.done),
             "notice": None if self.notice is None else self.notice.view(lang),
             "status": self._status_view(lang),

@@ -134,6 +134,8 @@ class CashierView(TypedDict):
     mode: str
     sale: SaleView | None
     sale_no: int
+    waiting: str | None
+    """Who tapped while the sale was open (masked name, or "new tap"), until the cashier decides."""
     done: DoneView | None
     notice: NoticeView | None
     status: StatusView

@@ -433,6 +433,11 @@
       saleKey(() => ["/api/sale/cancel", {}]);
       return;
     }
+    if (key === "n") {
+      ev.preventDefault();
+      saleKey(() => (state && state.waiting ? ["/api/sale/replace", {}] : null));
+      return;
+    }
     const actions = { s: "a-walkin", r: "a-manual", v: "a-void", b: "a-reprint", j: "a-z", p: "a-printer", l: "a-lang" };
     if (actions[key]) {
       ev.preventDefault();

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from alembic import command
+
+from server.db import alembic_config
 from tests.server.conftest import Api
 from tests.server.helpers import canteen
 
@@ -88,3 +91,37 @@ def test_terminal_credential_shown_once_and_revocable(api: Api) -> None:
     assert api.client.get("/api/v1/terminal/me", headers=cred).status_code == 401
     r = api.client.post(f"/api/v1/terminals/{made['terminal']['id']}/revoke", headers=api.admin, json={"reason": "x"})
     assert r.status_code == 409
+
+
+def test_terminals_get_short_codes_numbered_per_canteen(api: Api) -> None:
+    a, b = canteen(api, "ry01"), canteen(api, "ry02")
+    made = [
+        api.ok("POST", f"/api/v1/canteens/{c['id']}/terminals", api.admin, 201, json={"name": f"收银台{n}"})
+        for c, n in ((a, 1), (a, 2), (b, 1))
+    ]
+    assert [(m["terminal"]["number"], m["terminal"]["code"]) for m in made] == [
+        (1, "RY01-1"),
+        (2, "RY01-2"),
+        (1, "RY02-1"),
+    ]
+    listed = api.ok("GET", f"/api/v1/canteens/{a['id']}/terminals", api.admin)
+    assert [t["code"] for t in listed] == ["RY01-1", "RY01-2"]
+
+
+def test_the_migration_numbers_terminals_registered_before(api: Api) -> None:
+    a, b = canteen(api, "ry01"), canteen(api, "ry02")
+    for c in (a, a, b, a):
+        api.ok("POST", f"/api/v1/canteens/{c['id']}/terminals", api.admin, 201, json={"name": "收银台"})
+    before = {
+        t["id"]: t["code"] for c in (a, b) for t in api.ok("GET", f"/api/v1/canteens/{c['id']}/terminals", api.admin)
+    }
+    engine = api.engine
+    with engine.begin() as conn:
+        cfg = alembic_config(str(engine.url))
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+        command.upgrade(cfg, "head")
+    after = {
+        t["id"]: t["code"] for c in (a, b) for t in api.ok("GET", f"/api/v1/canteens/{c['id']}/terminals", api.admin)
+    }
+    assert after == before and sorted(after.values()) == ["RY01-1", "RY01-2", "RY01-3", "RY02-1"]

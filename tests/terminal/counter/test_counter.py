@@ -235,7 +235,13 @@ def test_printer_offline_queue_then_reprint(counter: Counter, loopback: Loopback
     assert counter.reprint_queue() == []
     receipts = printed(loopback)
     assert [q.data for q in receipts[-1].qr_codes] == [str(result.record.meal_id)]
-    assert "*** 重打 ***" in receipts[-1].texts
+    # The receipt never printed: this is its first print, not a reprint (no 重打, no reprint record).
+    assert done.record is None and [r.kind for r in ledger.records()] == ["sale"]
+    assert "助餐小票" in receipts[-1].texts and not any("重打" in t for t in receipts[-1].texts)
+    # A second print of it is a real reprint.
+    again = counter.reprint(result.record.meal_id, "c01")
+    assert again.record is not None and again.record.kind == "reprint"
+    assert "助餐小票（重打）" in printed(loopback)[-1].texts and "*** 重打 ***" in printed(loopback)[-1].texts
 
 
 def test_silent_printer_costs_only_its_timeout(counter: Counter, loopback: LoopbackPrinter) -> None:

@@ -14,6 +14,7 @@ from terminal.devices.escpos_text import (
     in_printer_font,
     normalize,
     pad,
+    shorten,
     two_columns,
     wrap,
 )
@@ -68,6 +69,31 @@ def test_two_columns_fill_the_last_line_exactly(label: str, amount: str, width: 
     assert head.rstrip() == normalize(label).rstrip()
     if display_width(label) + 1 + display_width(amount) <= width:
         assert len(lines) == 1
+
+
+@given(receipt_text, receipt_text, columns)
+def test_two_columns_never_overflow_whatever_the_amount(label: str, amount: str, width: int) -> None:
+    lines = two_columns(label, amount, width)
+    assert all(display_width(line) <= width for line in lines)
+    assert "".join(lines).replace(" ", "") == (normalize(label) + normalize(amount)).replace(" ", "")
+    assert display_width(lines[-1]) == width  # the amount (its last piece) right-aligned on the last line
+
+
+def test_an_amount_wider_than_the_paper_wraps() -> None:
+    number = "RY01-2-000042-" + "9" * 30
+    lines = two_columns("小票号", number, 32)
+    assert lines[0] == "小票号" and "".join(line.strip() for line in lines[1:]) == number
+    assert all(display_width(line) <= 32 for line in lines)
+
+
+@given(receipt_text, st.integers(min_value=3, max_value=48))
+def test_shorten_keeps_within_the_columns(text: str, width: int) -> None:
+    short = shorten(text, width)
+    assert display_width(short) <= width
+    if display_width(text) <= width:
+        assert short == normalize(text)
+    else:
+        assert short.endswith("…") and normalize(text).startswith(short[:-1])
 
 
 @given(receipt_text, columns, st.sampled_from(list(Align)))

@@ -40,7 +40,9 @@ UID = bytes.fromhex("04A1B2C3D4E5F6")
 ID_NUMBER = bytes.fromhex("0123456789ABCDEF")
 SSC_NUMBER = "A12345678"
 
-SELECT_SSSE = bytes.fromhex("00A404000453535345")
+# SELECT by DF name "sx1.sh.社会保障" (GBK), as public reader code for the social security card sends it.
+SELECT_SSSE = bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF")
+READ_RECORD_7 = bytes.fromhex("00B207040B")
 SELECT_EF05 = bytes.fromhex("00A4020002EF05")
 GET_UID = bytes.fromhex("FFCA000000")
 GET_ID_NUMBER = bytes.fromhex("0036000008")
@@ -123,19 +125,35 @@ def test_each_kind_gives_its_card_key(
     assert key == CardKey(kind, card_key_digest(card_secret, kind.value, serial))
 
 
-def test_social_security_card_read_follows_61xx_and_6cxx(watcher: Watcher, vcard: CardSlot) -> None:
+def test_social_security_card_is_read_by_its_df_name_and_ef05_record_7(watcher: Watcher, vcard: CardSlot) -> None:
     tap = vcard.tap(SocialSecurityCard(SSC_NUMBER))
     tapped(watcher.next_card_event())
-    # The card answers SELECT with 6114 and hands out its 20-byte FCI 8 bytes at a time (610C, 6104, 9000), and
-    # READ RECORD with Le=00 by 6C0B: the reader follows each 61xx and asks again with Le=0B.
+    # T=0: SELECT answers 6115 and the 21-byte FCI comes with GET RESPONSE; EF06 (the holder) is never touched.
+    assert tap.apdus == [SELECT_SSSE, bytes.fromhex("00C0000015"), SELECT_EF05, READ_RECORD_7]
+
+
+def test_social_security_card_answering_the_fci_at_once(watcher: Watcher, vcard: CardSlot) -> None:
+    tap = vcard.tap(SocialSecurityCard(SSC_NUMBER, t0=False))  # T=1 / contactless: FCI with 9000, no 61xx
+    assert tapped(watcher.next_card_event()).kind is CardKind.SOCIAL_SECURITY
+    assert tap.apdus == [SELECT_SSSE, SELECT_EF05, READ_RECORD_7]
+
+
+def test_social_security_card_read_follows_61xx_chains_and_6cxx(
+    watcher: Watcher, vcard: CardSlot, card_secret: bytes
+) -> None:
+    # A card that hands out its FCI 8 bytes at a time (610D, 6105, 9000) and has an older 8-character card number:
+    # READ RECORD with Le=0B is answered 6C0A, and the reader asks again with Le=0A.
+    tap = vcard.tap(SocialSecurityCard("B1234567", chunk=8))
+    key = tapped(watcher.next_card_event())
+    assert key == CardKey(CardKind.SOCIAL_SECURITY, card_key_digest(card_secret, "social_security", "B1234567"))
     assert tap.apdus == [
         SELECT_SSSE,
-        bytes.fromhex("00C0000014"),
-        bytes.fromhex("00C000000C"),
-        bytes.fromhex("00C0000004"),
+        bytes.fromhex("00C0000015"),
+        bytes.fromhex("00C000000D"),
+        bytes.fromhex("00C0000005"),
         SELECT_EF05,
-        bytes.fromhex("00B2070400"),
-        bytes.fromhex("00B207040B"),
+        READ_RECORD_7,
+        bytes.fromhex("00B207040A"),
     ]
 
 
@@ -198,8 +216,8 @@ def test_unknown_card_is_reported_in_chinese(watcher: Watcher, vcard: CardSlot) 
     "make_card",
     [
         lambda: VanishingCard(UidCard(UID)),  # gone at the first command
-        lambda: VanishingCard(SocialSecurityCard(SSC_NUMBER), answered=3),  # in the middle of the FCI
-        lambda: VanishingCard(SocialSecurityCard(SSC_NUMBER), answered=6),  # at READ RECORD with Le=0B
+        lambda: VanishingCard(SocialSecurityCard(SSC_NUMBER, chunk=8), answered=2),  # in the middle of the FCI
+        lambda: VanishingCard(SocialSecurityCard(SSC_NUMBER), answered=3),  # at READ RECORD
     ],
     ids=["first-apdu", "get-response", "read-record"],
 )
@@ -310,7 +328,7 @@ def test_no_raw_serial_in_any_event(watcher: Watcher, vcard: CardSlot) -> None:
         ResidentIdCard(ID_NUMBER),
         SocialSecurityCard(SSC_NUMBER),
         ResidentIdCard(ID_NUMBER[:5]),  # a bad answer that carries (part of) a number
-        VanishingCard(SocialSecurityCard(SSC_NUMBER), answered=6),
+        VanishingCard(SocialSecurityCard(SSC_NUMBER), answered=3),
     ]
     for card in cards:
         read_one(watcher, vcard, card)

@@ -252,7 +252,9 @@ def test_printer_offline_then_reprint_queue(terminal: Terminal, vcard: CardSlot,
     tap(vcard, OLD.uid)
     expect(cashier.locator("#sale")).to_be_visible()
     cashier.keyboard.press("Enter")
-    expect(cashier.locator("#notice")).to_have_text("已记账。打印机未连接或已离线，小票已放入补打队列")
+    expect(cashier.locator("#notice")).to_have_text(
+        "已记账，小票未打印，已加入补打。打印机未连接或已离线，小票已放入补打队列"
+    )
     expect(cashier.locator("#st-printer .v")).to_have_text("离线")
     expect(cashier.locator("#st-reprint .v")).to_have_text("1")
     expect(cashier.locator("#t-meals")).to_have_text("1")
@@ -271,7 +273,7 @@ def test_printer_offline_then_reprint_queue(terminal: Terminal, vcard: CardSlot,
     expect(cashier.locator("#st-reprint .v")).to_have_text("0")
     expect(cashier.locator("#st-printer .v")).to_have_text("正常")
     (receipt,) = terminal.receipts()
-    assert "*** 重打 ***" in receipt.texts
+    assert "助餐小票" in receipt.texts and "*** 重打 ***" not in receipt.texts  # its first print, not a reprint
     assert [q.data for q in receipt.qr_codes] == [str(meal.meal_id)]
 
     # reprint the last receipt again from today's list: B, Enter
@@ -280,6 +282,7 @@ def test_printer_offline_then_reprint_queue(terminal: Terminal, vcard: CardSlot,
     cashier.keyboard.press("Enter")
     expect(cashier.locator("#d-reprint")).to_be_hidden()
     assert len(terminal.receipts()) == 2
+    assert "*** 重打 ***" in terminal.receipts()[-1].texts  # the second print is a reprint
 
 
 def test_reader_unplugged_and_back(
