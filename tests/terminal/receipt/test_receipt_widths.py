@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from ruyi.money import MEAL_PRICE_CEILING
 from ruyi.sync import MenuItem
 from terminal.counter import Counter, Sale
 from terminal.devices.printing import PaperWidth
@@ -33,7 +34,7 @@ assert len(LONG_CANTEEN) == 40  # terminal.config: canteen_name at most 40 chara
 LONG_ITEM = MenuItem(
     id="long",
     name="红烧狮子头清炒时蔬番茄蛋汤米饭水果酸奶套餐Deluxe Set Meal XXL",
-    price=2_000_000_000,  # ¥20,000,000.00: far beyond any real price
+    price=MEAL_PRICE_CEILING,  # the largest price the contract allows (¥10,000.00)
     slot="lunch",
     valid_from=date(2025, 1, 1),
 )
