@@ -35,6 +35,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "status.printer.ok": ("正常", "Ready"),
     "status.printer.unknown": ("未检查", "Not checked"),
     "status.printer.near_end": ("纸将用完，请备好纸卷", "Paper low: have a new roll ready"),
+    "status.printer.no_status": ("不回报状态", "Reports no status"),
     "status.reader": ("读卡器", "Reader"),
     "status.reader.unknown": ("等待读卡器", "Waiting for the reader"),
     "status.reprint": ("待补打", "To reprint"),

@@ -559,6 +559,8 @@ class Station:
         printer = self.printer
         if printer is None:
             p_text, p_ok = text("status.printer.unknown", lang), None
+        elif printer.problem is None and not printer.queried:  # status = "none" (or a device file): nothing to ask
+            p_text, p_ok = text("status.printer.no_status", lang), None
         elif printer.problem is None:
             p_text, p_ok = (
                 text("status.printer.near_end" if printer.paper_near_end else "status.printer.ok", lang),

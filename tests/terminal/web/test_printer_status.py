@@ -3,10 +3,14 @@ printer shows as an amber warning in the status bar, prints go on, and a print d
 
 from __future__ import annotations
 
-from terminal.counter import Sale
+from terminal.counter import Counter, Sale
+from terminal.ledger import Ledger
+from terminal.snapshot import Snapshot
+from terminal.virtual.escpos_decode import decode
 from terminal.virtual.printer import LoopbackPrinter, PrinterState
 from terminal.web.station import Station
-from tests.terminal.counter.world import OLD
+from tests.terminal.counter.world import OLD, Clock
+from tests.terminal.printer.test_printer import tcp_printer
 from tests.terminal.web.test_taps import clock, ledger, snapshot, station, tapped
 
 __all__ = ["clock", "ledger", "snapshot", "station"]
@@ -40,3 +44,20 @@ def test_paper_out_is_not_a_warning_but_a_fault(station: Station, loopback: Loop
     station.check_printer()
     out = station.cashier_view()["status"]["printer"]
     assert (out["ok"], out["warn"], out["code"]) == (False, False, "paper_out")
+
+
+def test_a_printer_without_status_is_not_called_ready_until_it_prints(
+    snapshot: Snapshot, ledger: Ledger, clock: Clock
+) -> None:
+    with LoopbackPrinter(answers_status=False) as mute:
+        printer = tcp_printer(mute, status="none", status_check_s=0.2)
+        counter = Counter(snapshot=snapshot, ledger=ledger, printer=printer, clock=clock, canteen_name="如意食堂")
+        mute_station = Station(counter, terminal_id="T01")
+        mute_station.check_printer()
+        line = mute_station.cashier_view()["status"]["printer"]
+        assert (line["ok"], line["text"]) == (None, "不回报状态")
+        mute_station.on_reader_event(tapped(OLD))
+        result = mute_station.confirm("cash")
+        assert result.printed and mute_station.cashier_view()["status"]["printer"]["ok"] is True
+        [job] = mute.wait_for_jobs(1)
+        assert decode(job.payload).qr_codes[0].data == str(result.record.meal_id if result.record else "")

@@ -4,11 +4,15 @@ and a whole terminal; the card holds its first answer until the test lets it go 
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Callable
 
 import httpx
+from playwright.sync_api import Page, expect
 
 from terminal.devices.cards import CardPresent, CardTapped
+from terminal.virtual.printer import PrinterState
 from terminal.virtual.vpcd import CardSlot, HeldCard, UidCard
 from tests.terminal.conftest import StartWatcher
 from tests.terminal.counter.world import OLD
@@ -47,3 +51,31 @@ def test_the_cashier_screen_says_reading_until_the_slow_card_is_read(terminal: T
     terminal.wait("the sale", lambda: terminal.station.sale is not None)
     done = httpx.get(terminal.url + "/api/state", timeout=5).json()
     assert done["reading"] is None and done["sale"]["who"] == "张*丰"
+
+
+def test_the_cashier_page_shows_reading_then_the_sale(
+    terminal: Terminal, vcard: CardSlot, open_page: Callable[..., Page]
+) -> None:
+    cashier = open_page(terminal.url + "/")
+    expect(cashier.locator("#idle h1")).to_have_text("请刷卡")
+    release = threading.Event()
+    assert OLD.uid is not None
+    vcard.tap(HeldCard(UidCard(bytes.fromhex(OLD.uid)), release))
+    expect(cashier.locator("#notice")).to_have_text("正在读卡…")
+    assert terminal.station.sale is None  # the card is still holding its answer
+    release.set()
+    expect(cashier.locator("#who")).to_have_text("张*丰")
+    expect(cashier.locator("#notice")).to_be_hidden()
+
+
+def test_the_cashier_page_shows_paper_low_in_amber(terminal: Terminal, open_page: Callable[..., Page]) -> None:
+    cashier = open_page(terminal.url + "/")
+    terminal.loopback.state = PrinterState.PAPER_NEAR_END
+    terminal.station.check_printer()
+    pill = cashier.locator("#st-printer")
+    expect(pill.locator(".v")).to_have_text("纸将用完，请备好纸卷")
+    expect(pill).to_have_class(re.compile(r"\bwarn\b"))
+    terminal.loopback.state = PrinterState.ONLINE
+    terminal.station.check_printer()
+    expect(pill.locator(".v")).to_have_text("正常")
+    expect(pill).not_to_have_class(re.compile(r"\bwarn\b"))
