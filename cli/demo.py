@@ -350,7 +350,7 @@ def write_terminal_files(
 
     ``slot``: a demo-only override, every hour of the day is this meal slot (``slot_starts`` with that slot alone,
     from midnight), so a newcomer trying the demo at night still sees a subsidised lunch."""
-    from terminal.config import SyncConfig, TerminalConfig, config_toml  # noqa: PLC0415
+    from terminal.config import ReaderConfig, SyncConfig, TerminalConfig, config_toml  # noqa: PLC0415
     from terminal.devices.escpos_printer import PrinterConfig, TcpConnection  # noqa: PLC0415
 
     tdir = paths.terminal_dir(canteen_code(canteen))
@@ -363,7 +363,7 @@ def write_terminal_files(
         data_dir=Path("."),
         snapshot_path=Path("snapshot.json"),
         card_key_secret_file=paths.card_secret,
-        reader_name=reader_name,
+        reader=ReaderConfig(name=reader_name),
         printer=PrinterConfig(connection=TcpConnection(host="127.0.0.1", port=printer_port)),
         **({"slot_starts": {slot: day_time(0, 0)}} if slot else {}),
         sync=SyncConfig(
