@@ -9,6 +9,9 @@ a deadline, and a watchdog thread bounds what nothing else does.
 
 Before a receipt is sent, the printer is asked for its real-time status (``DLE EOT 1``, ``2``, ``4``), so that an
 offline printer, an open cover or an empty roll is reported instead of a receipt lost in the printer's buffer.
+A printer configured with ``status = "none"`` (it never answers) is sent the receipt at once and asked once
+afterwards, briefly. The other quirks of cheap printers (the yuan sign, Chinese mode before a QR code, a QR code as
+a picture) are settings too: :mod:`terminal.devices.escpos_quirks`.
 
 python-escpos is imported when the first printer is made, not with this module: the import makes its capability
 cache directory (``ESCPOS_CAPABILITIES_PICKLE_DIR``, read only then) and calls ``logging.basicConfig()``.
