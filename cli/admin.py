@@ -1,7 +1,8 @@
 """``ruyi admin create-staff --username U --role R``: bootstrap staff (prints the generated password once).
 
 ``ruyi admin register-terminal --canteen CODE --name NAME --out FILE``: provision a terminal; its credential is
-written once to FILE (mode 0600) and shown nowhere else.
+written once to FILE (mode 0600) and shown nowhere else; its id, its canteen's and its short code (``terminal_code``,
+the start of its receipt numbers) are printed as lines for its config file.
 
 ``ruyi admin rollups [--month YYYY-MM] [--rebuild]``: compare the daily rollups intake keeps with the sums of the
 meals (exit 1 and the differing rows when they disagree), or replace them by those sums."""
@@ -13,7 +14,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import col, select
 
@@ -76,10 +77,18 @@ def run_create_staff(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_terminal(*, canteen_code: str, name: str, out: Path, replace: bool = False) -> tuple[str, str]:
+class Registered(NamedTuple):
+    terminal_id: str
+    canteen_id: str
+    code: str
+    """The terminal's short code (``RY01-2``): the terminal config's ``terminal_code``, the start of its receipt
+    numbers."""
+
+
+def register_terminal(*, canteen_code: str, name: str, out: Path, replace: bool = False) -> Registered:
     """Register a terminal of the canteen with code ``canteen_code`` and write its credential to ``out`` (mode
-    0600 from creation: never readable by anyone else). Answers (terminal id, canteen id). The credential exists
-    only in that file: the server keeps a keyed hash of it."""
+    0600 from creation: never readable by anyone else). Answers its id, the canteen's and its code. The credential
+    exists only in that file: the server keeps a keyed hash of it."""
     settings = Settings()
     if out.exists() and not replace:
         raise FileExistsError(out)
@@ -102,16 +111,14 @@ def register_terminal(*, canteen_code: str, name: str, out: Path, replace: bool 
                 os.fsync(f.fileno())
             os.replace(tmp, out)
             session.commit()  # after the file is safely written: no registered terminal without its credential
-            return str(terminal.id), str(canteen.id)
+            return Registered(str(terminal.id), str(canteen.id), terminal.code or "")
     finally:
         engine.dispose()
 
 
 def run_register_terminal(args: argparse.Namespace) -> int:
     try:
-        terminal_id, canteen_id = register_terminal(
-            canteen_code=args.canteen, name=args.name, out=args.out, replace=args.force
-        )
+        registered = register_terminal(canteen_code=args.canteen, name=args.name, out=args.out, replace=args.force)
     except FileExistsError:
         print(f"✗ {args.out} 已存在（--force 覆盖）/ already exists (--force to replace it)", file=sys.stderr)
         return 1
@@ -122,8 +129,10 @@ def run_register_terminal(args: argparse.Namespace) -> int:
         print(f"✗ {exc.zh} / {exc.en}", file=sys.stderr)
         return 1
     print(f"✓ 已登记终端 / terminal registered: {args.name}")
-    print(f"terminal_id = {terminal_id}")
-    print(f"canteen_id = {canteen_id}")
+    print("终端配置（terminal.toml）/ for the terminal's config:")
+    print(f'terminal_id = "{registered.terminal_id}"')
+    print(f'canteen_id = "{registered.canteen_id}"')
+    print(f'terminal_code = "{registered.code}"   # 小票号前缀 / receipt numbers: {registered.code}-000001')
     print(f"凭据已写入（仅此一次，权限 0600）/ credential written once (mode 0600): {args.out}")
     return 0
 

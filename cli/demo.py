@@ -11,8 +11,10 @@ virtual reader (or, with ``--reader system``, the machine's pcscd and a real rea
 syncs with the server and prints to a loopback receipt printer whose receipts are decoded into
 ``data/demo/receipts/``. Ctrl-C (or SIGTERM) stops everything; running it again keeps the data.
 
-``ruyi demo tap [--elder N] [--confirm]`` from another shell puts demo elder N's card on the virtual reader (and,
-with ``--confirm``, confirms the sale on the cashier screen as the cashier's Enter would).
+``ruyi demo tap [--elder N] [--kind uid|resident_id|social_security] [--confirm]`` from another shell puts one of
+demo elder N's cards (:mod:`cli.demo_cards`) on the virtual reader (and, with ``--confirm``, confirms the sale on
+the cashier screen as the cashier's Enter would). ``ruyi demo --slot lunch`` makes every hour lunch at the demo
+terminal (its config's ``slot_starts``), so the subsidised lunch can be tried at any time of day.
 
 Generated secrets (server key, card-key secret, category key) live in ``data/demo/secrets.env`` (mode 0600) and
 are made on the first run: nothing secret is in the repository. The virtual reader, its cards, the loopback printer
@@ -37,12 +39,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from datetime import time as day_time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+
+from cli.demo_cards import CARD_KINDS, bind_cards, card_serial, virtual_card
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,7 +81,7 @@ def canteen_name(n: int) -> str:
 
 def elder_card_uid(n: int) -> str:
     """Demo elder ``n``'s canteen card: a 7-byte contactless UID (upper-case hex, as the reader reports it)."""
-    return f"04D3{n:010X}"
+    return card_serial("uid", n)
 
 
 # --- paths and secrets -------------------------------------------------------------------------------------------
@@ -243,14 +248,14 @@ def _seed_elders(session: Any, canteen_ids: dict[int, uuid.UUID]) -> int:
     from sqlmodel import select  # noqa: PLC0415
 
     from server.auth.principal import SYSTEM  # noqa: PLC0415
-    from server.cards import service as cards  # noqa: PLC0415
     from server.elders import service as elders  # noqa: PLC0415
     from server.elders.tables import Elder  # noqa: PLC0415
 
-    known = set(session.exec(select(Elder.id_number)).all())
+    known = dict(session.exec(select(Elder.id_number, Elder.id)).all())
     added = 0
     for person in demo_elders():
         if person.id_number in known:
+            bind_cards(session, elder_id=known[person.id_number], n=person.number)  # kinds added since
             continue
         elder = elders.register(
             session,
@@ -262,14 +267,7 @@ def _seed_elders(session: Any, canteen_ids: dict[int, uuid.UUID]) -> int:
             enrolled_on=date(2026, 1, 1),
             categories=[{"code": c, "valid_from": date(2026, 1, 1), "valid_to": None} for c in person.categories],
         )
-        cards.bind(
-            session,
-            actor=SYSTEM,
-            elder_id=elder.id,
-            kind="uid",
-            serial=elder_card_uid(person.number),
-            bound_on=date(2026, 1, 1),
-        )
+        bind_cards(session, elder_id=elder.id, n=person.number)
         added += 1
     return added
 
@@ -292,8 +290,18 @@ def _seed_staff(session: Any, *, manager_canteen: uuid.UUID) -> list[tuple[str, 
     return passwords
 
 
-def provision_terminal(paths: DemoPaths, canteen: int) -> tuple[str, str, Path]:
-    """The demo terminal of ``canteen``: (terminal id, canteen id, credential file), registered on the first run."""
+@dataclass(frozen=True)
+class DemoTerminal:
+    terminal_id: str
+    canteen_id: str
+    code: str
+    """The short code the server gave it (``RY-01-1``): its receipt numbers are ``RY-01-1-000001`` and on."""
+    credential: Path
+
+
+def provision_terminal(paths: DemoPaths, canteen: int) -> DemoTerminal:
+    """The demo terminal of ``canteen``, registered on the first run (its code asked of the database when a data
+    directory from before terminal codes has none written down)."""
     from cli.admin import register_terminal  # noqa: PLC0415
 
     tdir = paths.terminal_dir(canteen_code(canteen))
@@ -301,47 +309,66 @@ def provision_terminal(paths: DemoPaths, canteen: int) -> tuple[str, str, Path]:
     credential = tdir / "credential"
     if ident.exists() and credential.exists():
         known = json.loads(ident.read_text(encoding="utf-8"))
-        return known["terminal_id"], known["canteen_id"], credential
-    terminal_id, canteen_id = register_terminal(
-        canteen_code=canteen_code(canteen), name="演示收银台", out=credential, replace=True
-    )
+        code = known.get("code") or _terminal_code(known["terminal_id"])
+        return DemoTerminal(known["terminal_id"], known["canteen_id"], code, credential)
+    made = register_terminal(canteen_code=canteen_code(canteen), name="演示收银台", out=credential, replace=True)
     tdir.mkdir(parents=True, exist_ok=True)
-    ident.write_text(json.dumps({"terminal_id": terminal_id, "canteen_id": canteen_id}), encoding="utf-8")
-    return terminal_id, canteen_id, credential
+    ident.write_text(
+        json.dumps({"terminal_id": made.terminal_id, "canteen_id": made.canteen_id, "code": made.code}),
+        encoding="utf-8",
+    )
+    return DemoTerminal(made.terminal_id, made.canteen_id, made.code, credential)
+
+
+def _terminal_code(terminal_id: str) -> str:
+    from server.canteens.tables import Terminal  # noqa: PLC0415
+    from server.config import Settings  # noqa: PLC0415
+    from server.db import make_engine, open_session  # noqa: PLC0415
+
+    engine = make_engine(Settings().resolved_database_url)
+    try:
+        with open_session(engine, write=False) as session:
+            found = session.get(Terminal, uuid.UUID(terminal_id))
+            return (found.code if found is not None else None) or ""
+    finally:
+        engine.dispose()
 
 
 def write_terminal_files(
     paths: DemoPaths,
     canteen: int,
     *,
-    terminal_id: str,
-    canteen_id: str,
-    credential: Path,
+    terminal: DemoTerminal,
     server_url: str,
     printer_port: int,
     reader_name: str | None,
     secrets_: dict[str, str],
+    slot: str | None = None,
 ) -> Path:
     """The terminal's config (rewritten each run: the printer's port changes) and, the first time, a starting
-    snapshot (rule book and menu, no roster: the first pull brings it)."""
-    from terminal.config import SyncConfig, TerminalConfig, config_toml  # noqa: PLC0415
+    snapshot (rule book and menu, no roster: the first pull brings it).
+
+    ``slot``: a demo-only override, every hour of the day is this meal slot (``slot_starts`` with that slot alone,
+    from midnight), so a newcomer trying the demo at night still sees a subsidised lunch."""
+    from terminal.config import ReaderConfig, SyncConfig, TerminalConfig, config_toml  # noqa: PLC0415
     from terminal.devices.escpos_printer import PrinterConfig, TcpConnection  # noqa: PLC0415
 
     tdir = paths.terminal_dir(canteen_code(canteen))
     tdir.mkdir(parents=True, exist_ok=True)
-    terminal = TerminalConfig(
-        terminal_id=terminal_id,
-        canteen_id=canteen_id,
+    config_ = TerminalConfig(
+        terminal_id=terminal.terminal_id,
+        canteen_id=terminal.canteen_id,
+        terminal_code=terminal.code or None,
         canteen_name=canteen_name(canteen),
         data_dir=Path("."),
         snapshot_path=Path("snapshot.json"),
         card_key_secret_file=paths.card_secret,
-        reader_name=reader_name,
-        card_kinds=("uid",),
+        reader=ReaderConfig(name=reader_name),
         printer=PrinterConfig(connection=TcpConnection(host="127.0.0.1", port=printer_port)),
+        **({"slot_starts": {slot: day_time(0, 0)}} if slot else {}),
         sync=SyncConfig(
             server_url=server_url,
-            credential_file=Path(credential.name),
+            credential_file=Path(terminal.credential.name),
             push_delay_s=0.2,
             push_interval_s=10,
             pull_interval_s=60,
@@ -350,7 +377,7 @@ def write_terminal_files(
         ),
     )
     config = tdir / "terminal.toml"
-    config.write_text("# written by `ruyi demo` at each start\n" + config_toml(terminal), encoding="utf-8")
+    config.write_text("# written by `ruyi demo` at each start\n" + config_toml(config_), encoding="utf-8")
     (tdir / "screen.toml").write_text("speak = false\n", encoding="utf-8")
     snapshot = tdir / "snapshot.json"
     if not snapshot.exists():
@@ -490,12 +517,12 @@ class Demo:
         upgrade(Settings())
         self.say(f"✓ 数据库 / database: {self.paths.data_dir / 'ruyi.sqlite3'}")
         seed(self.paths, say=self.say)
-        terminal_id, canteen_id, credential = provision_terminal(self.paths, args.canteen)
+        terminal = provision_terminal(self.paths, args.canteen)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         try:
-            return self._serve(terminal_id, canteen_id, credential, keys)
+            return self._serve(terminal, keys)
         except RuntimeError as exc:
             self.say(f"✗ {exc}")
             return 1
@@ -505,7 +532,7 @@ class Demo:
     def _on_signal(self, _sig: int, _frame: FrameType | None) -> None:
         self.stop.set()
 
-    def _serve(self, terminal_id: str, canteen_id: str, credential: Path, keys: dict[str, str]) -> int:
+    def _serve(self, terminal: DemoTerminal, keys: dict[str, str]) -> int:
         args = self.args
         ruyi = str(Path(sys.executable).with_name("ruyi"))
         env = {k: v for k, v in os.environ.items() if k != "PCSCLITE_CSOCK_NAME"}
@@ -518,13 +545,12 @@ class Demo:
         config = write_terminal_files(
             self.paths,
             args.canteen,
-            terminal_id=terminal_id,
-            canteen_id=canteen_id,
-            credential=credential,
+            terminal=terminal,
             server_url=server_url,
             printer_port=self.receipts.port,
             reader_name=reader_name,
             secrets_=keys,
+            slot=args.slot,
         )
         screen = f"http://{args.host}:{args.screen_port}"
         term = self.spawn(
@@ -606,6 +632,7 @@ class Demo:
                 "  刷卡（另开一个终端）/ tap a card (from another shell):",
                 f"    .venv/bin/ruyi demo tap --elder {elder.number}            # 老人编号 1..{ELDER_COUNT}",
                 f"    .venv/bin/ruyi demo tap --elder {elder.number} --confirm  # 并确认收款 / and confirm",
+                f"    .venv/bin/ruyi demo tap --elder {elder.number} --kind social_security  # 社保卡",
             ]
         lines += ["按 Ctrl-C 停止（数据保留）/ Ctrl-C stops (the data stays)", ""]
         self.say("\n".join(lines))
@@ -637,7 +664,7 @@ class Demo:
 
 
 def run_tap(args: argparse.Namespace) -> int:
-    from terminal.virtual.vpcd import Tap, UidCard  # noqa: PLC0415
+    from terminal.virtual.vpcd import Tap  # noqa: PLC0415
 
     paths = DemoPaths(Path(os.environ.get("RUYI_DATA_DIR", "data")).resolve())
     try:
@@ -654,7 +681,7 @@ def run_tap(args: argparse.Namespace) -> int:
     elder = demo_elders()[args.elder - 1]
     screen = running["screen_url"]
     before = _sale_marker(screen)
-    tap = Tap(UidCard(bytes.fromhex(elder_card_uid(elder.number))), int(running["vpcd_port"]))
+    tap = Tap(virtual_card(args.kind, elder.number), int(running["vpcd_port"]))
     try:
         deadline = time.monotonic() + 10
         while _sale_marker(screen) == before and time.monotonic() < deadline:
@@ -662,7 +689,7 @@ def run_tap(args: argparse.Namespace) -> int:
     finally:
         tap.remove()
     state = httpx.get(f"{screen}/api/state", timeout=5).json()
-    print(f"✓ 已刷卡：演示老人 {elder.number} / tapped demo elder {elder.number}")
+    print(f"✓ 已刷卡（{args.kind}）：演示老人 {elder.number} / tapped demo elder {elder.number}'s {args.kind} card")
     if args.confirm:
         r = httpx.post(f"{screen}/api/sale/confirm", json={"method": args.method}, timeout=15)
         if r.status_code != 200:
@@ -699,10 +726,22 @@ def register(sub: Any) -> None:
         help="virtual: a private pcscd + vpcd (default); system: the machine's pcscd and a real reader; "
         "auto: a real reader when one is plugged in, else virtual",
     )
+    demo.add_argument(
+        "--slot",
+        choices=("breakfast", "lunch", "dinner"),
+        help="demo only: every hour is this meal slot (e.g. lunch, to see a subsidised lunch at night)",
+    )
     demo.set_defaults(handler=lambda a: Demo(a).run())
     dsub = demo.add_subparsers(dest="demo_command", metavar="COMMAND")
     tap = dsub.add_parser("tap", help="tap a demo elder's card on the virtual reader / 模拟刷卡")
     tap.add_argument("--elder", type=int, default=1, help=f"demo elder 1..{ELDER_COUNT} (default 1)")
+    tap.add_argument(
+        "--kind",
+        choices=CARD_KINDS,
+        default="uid",
+        help="which of the elder's cards: canteen card (uid, default), "
+        "resident ID card (resident_id) or social security card (social_security)",
+    )
     tap.add_argument("--confirm", action="store_true", help="then confirm the sale (Enter on the cashier screen)")
     tap.add_argument("--method", default="cash", choices=("cash", "wechat", "alipay"))
     tap.add_argument("--json", action="store_true", help="print the cashier screen's state as JSON")

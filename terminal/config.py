@@ -58,6 +58,29 @@ class SyncConfig(BaseModel):
     """Send pushes gzip-compressed (only if the server, or the proxy in front of it, accepts it)."""
 
 
+class ReaderConfig(BaseModel):
+    """The card reader (``[reader]``): which one, and the card kinds tried on each tap, in order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    """Watch the first PC/SC reader whose name contains this; the first reader when absent."""
+    kinds: tuple[CardKind, ...] = Field(default=DEFAULT_KIND_ORDER, min_length=1)
+    """Card kinds tried in this order; the first that answers wins. Keep ``uid`` last (a contactless reader answers
+    the UID query for any card); leave out a kind the site never sees, and every tap asks one question less."""
+
+    @field_validator("kinds")
+    @classmethod
+    def _distinct(cls, value: tuple[CardKind, ...]) -> tuple[CardKind, ...]:
+        if len(set(value)) != len(value):
+            raise bilingual_error("config.card_kinds", "卡类型重复", "card kinds repeat")
+        return value
+
+
+# Keys of files written before ``[reader]``: still read, as the same settings.
+_OLDER_READER_KEYS = {"reader_name": "name", "card_kinds": "kinds"}
+
+
 class TerminalConfig(BaseModel):
     """Everything one terminal process needs to know about where it is and what it drives."""
 
@@ -77,10 +100,7 @@ class TerminalConfig(BaseModel):
     """The roster/rules/menu snapshot (JSON) the terminal runs from until sync refreshes it."""
     card_key_secret_file: Path
     """A file holding the secret that hashes card numbers into card keys (at least 16 bytes)."""
-    reader_name: str | None = None
-    """Watch the first PC/SC reader whose name contains this; the first reader when absent."""
-    card_kinds: tuple[CardKind, ...] = Field(default=DEFAULT_KIND_ORDER, min_length=1)
-    """Card kinds tried in this order; the first that answers wins (keep ``uid`` last)."""
+    reader: ReaderConfig = Field(default_factory=ReaderConfig)
     printer: PrinterConfig
     cashier_default: Code = "cashier"
     language: Literal["zh", "en"] = "zh"
@@ -100,18 +120,41 @@ class TerminalConfig(BaseModel):
             raise bilingual_error("config.timezone", f"未知时区 {value!r}", f"unknown time zone {value!r}") from None
         return value
 
-    @field_validator("card_kinds")
+    @model_validator(mode="before")
     @classmethod
-    def _distinct(cls, value: tuple[CardKind, ...]) -> tuple[CardKind, ...]:
-        if len(set(value)) != len(value):
-            raise bilingual_error("config.card_kinds", "卡类型重复", "card kinds repeat")
-        return value
+    def _older_reader_keys(cls, data: object) -> object:
+        """Top-level ``reader_name`` and ``card_kinds`` (files from before ``[reader]``) are ``reader.name`` and
+        ``reader.kinds``; both spellings of one setting at once are refused."""
+        if not isinstance(data, dict) or not _OLDER_READER_KEYS.keys() & data.keys():
+            return data
+        data = dict(data)
+        reader = data.get("reader") or {}
+        if not isinstance(reader, dict):
+            return data  # a ReaderConfig passed in, or a wrong type the field reports
+        reader = dict(reader)
+        for old, new in _OLDER_READER_KEYS.items():
+            if old in data:
+                if new in reader:
+                    raise bilingual_error(
+                        "config.reader", f"{old} 与 [reader] {new} 重复", f"{old} repeats [reader] {new}"
+                    )
+                reader[new] = data.pop(old)
+        data["reader"] = reader
+        return data
 
     @model_validator(mode="after")
     def _slots(self) -> Self:
         if not self.slot_starts:
             raise bilingual_error("config.slot_starts", "至少需要一个餐次", "at least one slot is needed")
         return self
+
+    @property
+    def reader_name(self) -> str | None:
+        return self.reader.name
+
+    @property
+    def card_kinds(self) -> tuple[CardKind, ...]:
+        return self.reader.kinds
 
     @property
     def zone(self) -> ZoneInfo:

@@ -44,7 +44,7 @@ from terminal.counter_results import (
     ZResult,
     msg,
 )
-from terminal.devices.cards import CardError, CardKey, CardTapped, ReaderEvent, ReaderStatus
+from terminal.devices.cards import CardError, CardKey, CardPresent, CardTapped, ReaderEvent, ReaderStatus
 from terminal.devices.printing import PrinterError, PrinterStatus, ReceiptDocument, ReceiptPrinter
 from terminal.ledger import Ledger, ZReport
 from terminal.receipt import (
@@ -144,6 +144,8 @@ class Counter:
         if isinstance(event, CardError):
             log.info("card read failed: %s", event.code)
             return msg(f"card.{event.code.value}", event.zh, event.en)
+        if isinstance(event, CardPresent):
+            return None  # being read: the station shows it, the tap or the error follows
         self.reader_status = event
         log.info("card reader: %s", event.state)
         return None

@@ -1,9 +1,9 @@
 """Card taps as the rest of the terminal sees them: a stream of :data:`ReaderEvent` values from a :class:`CardSource`.
 
-A card was tapped (:class:`CardTapped`, carrying only a keyed hash of the card's number), a tap could not be read
-(:class:`CardError`, a machine code plus a short message in Chinese and English), or the reader's state changed
-(:class:`ReaderStatus`: connected, no reader, pcscd down). The PC/SC reader is
-:mod:`terminal.devices.pcsc_reader`.
+A card arrived and is being read (:class:`CardPresent`), a card was tapped (:class:`CardTapped`, carrying only a
+keyed hash of the card's number), a tap could not be read (:class:`CardError`, a machine code plus a short message
+in Chinese and English), or the reader's state changed (:class:`ReaderStatus`: connected, no reader, pcscd down).
+The PC/SC reader is :mod:`terminal.devices.pcsc_reader`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ __all__ = [
     "CardErrorCode",
     "CardKey",
     "CardKind",
+    "CardPresent",
     "CardSource",
     "CardTapped",
     "ReaderEvent",
@@ -55,6 +56,14 @@ class CardTapped:
     """A card was tapped and read."""
 
     key: CardKey
+
+
+@dataclass(frozen=True, slots=True)
+class CardPresent:
+    """A card arrived on the reader and is being read: its :class:`CardTapped` or :class:`CardError` follows.
+
+    Sent as soon as the reader reports the card, before the first command to it, so the screen can say
+    「正在读卡…」 while a slow card (or a slow kind tried first) takes its time."""
 
 
 class CardErrorCode(StrEnum):
@@ -141,7 +150,7 @@ class ReaderStatus:
         return self.en if lang == "en" else self.zh
 
 
-ReaderEvent = CardTapped | CardError | ReaderStatus
+ReaderEvent = CardPresent | CardTapped | CardError | ReaderStatus
 
 
 class CardSource(Protocol):

@@ -9,6 +9,9 @@ a deadline, and a watchdog thread bounds what nothing else does.
 
 Before a receipt is sent, the printer is asked for its real-time status (``DLE EOT 1``, ``2``, ``4``), so that an
 offline printer, an open cover or an empty roll is reported instead of a receipt lost in the printer's buffer.
+A printer configured with ``status = "none"`` (it never answers) is sent the receipt at once and asked once
+afterwards, briefly. The other quirks of cheap printers (the yuan sign, Chinese mode before a QR code, a QR code as
+a picture) are settings too: :mod:`terminal.devices.escpos_quirks`.
 
 python-escpos is imported when the first printer is made, not with this module: the import makes its capability
 cache directory (``ESCPOS_CAPABILITIES_PICKLE_DIR``, read only then) and calls ``logging.basicConfig()``.
@@ -25,14 +28,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, NamedTuple, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from terminal.devices.escpos_quirks import QrMode, StatusMode, YuanSign, decode_status, money_text, raster_qr
 from terminal.devices.escpos_text import (
     DEFAULT_BITMAP_FONT,
+    FS_CHINESE_OFF,
     Charset,
     chinese_mode_bytes,
     display_width,
@@ -133,38 +138,15 @@ class PrinterConfig(BaseModel):
     bitmap_fonts: tuple[Path, ...] = Field(default=(DEFAULT_BITMAP_FONT,), min_length=1)
     """Fonts for lines printed as pictures, tried in order for each character."""
     qr_module_size: int = Field(default=6, ge=1, le=16)
-
-
-# --- status answers ------------------------------------------------------------------------------------------
-
-
-# DLE EOT answers (Epson ESC/POS): bits 1 and 4 are always 1, bits 0 and 7 always 0.
-_FIXED_MASK, _FIXED_BITS = 0x93, 0x12
-_OFFLINE = 0x08  # n=1: printer status
-_COVER_OPEN, _PAPER_END_STOP, _ERROR = 0x04, 0x20, 0x40  # n=2: offline cause
-_NEAR_END, _ROLL_END = 0x0C, 0x60  # n=4: paper roll sensor
-
-
-def decode_status(printer_status: int, offline_cause: int, paper_sensor: int) -> PrinterStatus:
-    """Read the answers to ``DLE EOT 1``, ``DLE EOT 2`` and ``DLE EOT 4``."""
-    for n, answer in ((1, printer_status), (2, offline_cause), (4, paper_sensor)):
-        if answer & _FIXED_MASK != _FIXED_BITS:
-            return PrinterStatus(
-                PrinterErrorCode.PRINTER_ERROR, detail=f"answer 0x{answer:02X} to DLE EOT {n} is not ESC/POS"
-            )
-    near_end = bool(paper_sensor & _NEAR_END)
-    problem: PrinterErrorCode | None = None
-    if offline_cause & _COVER_OPEN:
-        problem = PrinterErrorCode.COVER_OPEN
-    elif offline_cause & _PAPER_END_STOP or paper_sensor & _ROLL_END:
-        problem = PrinterErrorCode.PAPER_OUT
-    elif offline_cause & _ERROR:
-        problem = PrinterErrorCode.PRINTER_ERROR
-    elif printer_status & _OFFLINE:
-        problem = PrinterErrorCode.OFFLINE
-    answers = f"{printer_status:02X} {offline_cause:02X} {paper_sensor:02X}"
-    detail = "" if problem is None else f"DLE EOT 1/2/4 answered {answers}"
-    return PrinterStatus(problem, paper_near_end=near_end, detail=detail)
+    # The quirks of printers as they are (terminal.devices.escpos_quirks; the README's "Printers" says which fits):
+    status: StatusMode = "realtime"
+    """``none`` for a printer that does not answer ``DLE EOT``: print, then ask once (``status_check_s``)."""
+    status_check_s: float = Field(default=0.5, gt=0, le=5)
+    """With ``status = "none"``: how long to wait for an answer after printing (none: printed, state unknown)."""
+    yuan_sign: YuanSign = "fullwidth"
+    qr: QrMode = "native"
+    qr_leave_chinese_mode: bool = False
+    """Send ``FS .`` before a QR code, for printers that start in Chinese mode and read its data as hanzi."""
 
 
 # --- rendering -------------------------------------------------------------------------------------------------
@@ -223,6 +205,11 @@ class _Renderer:
         return bytes(self._out.output)
 
     def _block(self, block: Block) -> None:
+        sign = self._config.yuan_sign
+        if isinstance(block, TextLine) and sign != "fullwidth":
+            block = replace(block, text=money_text(block.text, sign))
+        elif isinstance(block, TwoColumnLine) and sign != "fullwidth":
+            block = replace(block, label=money_text(block.label, sign), amount=money_text(block.amount, sign))
         match block:
             case TextLine(text=text, align=align, bold=bold, double=double, max_lines=max_lines, shrink=shrink):
                 scale = 2 if double else 1
@@ -241,12 +228,23 @@ class _Renderer:
             case Separator(char=char):
                 self._line(char * (self._columns // display_width(char)), Align.LEFT, False, 1)
             case QrCode(data=data, align=align):
-                self._style(align=align)
-                self._out.qr(data, native=True, size=self._config.qr_module_size, ec=_escpos().qr_level_m)
+                self._qr(data, align)
             case Feed(lines=lines):
                 self._out.print_and_feed(lines)
             case Cut(partial=partial):
                 self._out.cut(mode="PART" if partial else "FULL")
+
+    def _qr(self, data: str, align: Align) -> None:
+        config = self._config
+        if config.qr_leave_chinese_mode:
+            self._out._raw(FS_CHINESE_OFF)
+        if config.qr == "raster":
+            dots = config.paper.dots
+            picture = raster_qr(data, module_size=config.qr_module_size, paper_dots=dots, align=align)
+            self._out.image(picture, impl="bitImageRaster")
+            return
+        self._style(align=align)
+        self._out.qr(data, native=True, size=config.qr_module_size, ec=_escpos().qr_level_m)
 
     def _line(self, text: str, align: Align, bold: bool, scale: int) -> None:
         if self._config.text_mode == "bitmap" or not fits_printer_font(text, self._config.charset):
@@ -289,11 +287,17 @@ def _remaining(deadline: float) -> float:
     return left
 
 
+def _wait(deadline: float, wait_s: float | None) -> float:
+    left = _remaining(deadline)
+    return left if wait_s is None else min(left, wait_s)
+
+
 class _Link(Protocol):
     """One open connection to the printer, every operation bounded by the deadline it was opened with."""
 
-    def query(self, n: int) -> int | None:
-        """Send ``DLE EOT n`` and return the answer byte, or None if this connection cannot answer."""
+    def query(self, n: int, wait_s: float | None = None) -> int | None:
+        """Send ``DLE EOT n`` and return the answer byte (waiting at most ``wait_s`` when given), or None if this
+        connection cannot answer."""
         ...
 
     def write(self, data: bytes) -> None: ...
@@ -320,9 +324,9 @@ class _NetworkLink:
         self._printer.device = sock
         self._sock = sock
 
-    def query(self, n: int) -> int:
+    def query(self, n: int, wait_s: float | None = None) -> int:
         self.write(DLE_EOT + bytes((n,)))
-        self._sock.settimeout(_remaining(self._deadline))
+        self._sock.settimeout(_wait(self._deadline, wait_s))
         try:
             answer = self._sock.recv(1)
         except TimeoutError as exc:
@@ -385,10 +389,12 @@ class _UsbLink:
     def _ms(self) -> int:
         return max(1, int(_remaining(self._deadline) * 1000))
 
-    def query(self, n: int) -> int:
+    def query(self, n: int, wait_s: float | None = None) -> int:
         self.write(DLE_EOT + bytes((n,)))
         try:
-            answer = self._printer.device.read(self._printer.in_ep, 16, self._ms())
+            answer = self._printer.device.read(
+                self._printer.in_ep, 16, max(1, int(_wait(self._deadline, wait_s) * 1000))
+            )
         except self._usb_timeout as exc:
             raise PrinterError(PrinterErrorCode.TIMEOUT, f"{self._where} did not answer DLE EOT {n}") from exc
         except self._usb_error as exc:
@@ -430,10 +436,10 @@ class _SerialLink:
         except _escpos().not_found as exc:
             raise PrinterError(PrinterErrorCode.OFFLINE, f"cannot open {self._where}") from exc
 
-    def query(self, n: int) -> int:
+    def query(self, n: int, wait_s: float | None = None) -> int:
         self.write(DLE_EOT + bytes((n,)))
         device = self._printer.device
-        device.timeout = _remaining(self._deadline)
+        device.timeout = _wait(self._deadline, wait_s)
         answer = device.read(1)  # python-escpos's _read() waits for 16 bytes: the whole timeout, every time
         if not answer:
             raise PrinterError(PrinterErrorCode.TIMEOUT, f"{self._where} did not answer DLE EOT {n}")
@@ -468,7 +474,7 @@ class _FileLink:
         except _escpos().not_found as exc:
             raise PrinterError(PrinterErrorCode.OFFLINE, f"cannot open {self._where}") from exc
 
-    def query(self, n: int) -> None:
+    def query(self, n: int, wait_s: float | None = None) -> None:
         return None
 
     def write(self, data: bytes) -> None:
@@ -500,14 +506,28 @@ def _open_link(conn: TcpConnection | UsbConnection | SerialConnection | FileConn
             return _FileLink(conn, deadline)
 
 
-def _query_status(link: _Link) -> PrinterStatus:
-    printer_status = link.query(1)
+def _query_status(link: _Link, wait_s: float | None = None) -> PrinterStatus:
+    printer_status = link.query(1, wait_s)
     if printer_status is None:
         return PrinterStatus(None, queried=False)
-    offline_cause = link.query(2)
-    paper_sensor = link.query(4)
+    offline_cause = link.query(2, wait_s)
+    paper_sensor = link.query(4, wait_s)
     assert offline_cause is not None and paper_sensor is not None
     return decode_status(printer_status, offline_cause, paper_sensor)
+
+
+def _check_once(link: _Link, wait_s: float) -> None:
+    """After printing to a printer configured as not answering status queries: ask once, briefly. No answer is
+    the expected case (printed, state unknown); an answer that tells of a fault means the receipt may be lost."""
+    try:
+        status = _query_status(link, wait_s)
+    except PrinterError as exc:
+        if exc.code is not PrinterErrorCode.TIMEOUT:
+            raise
+        log.debug("receipt printer gave no status answer after printing (status = none)")
+        return
+    if status.problem is not None:
+        raise PrinterError(status.problem, f"after printing: {status.detail}")
 
 
 T = TypeVar("T")
@@ -543,6 +563,10 @@ class EscposPrinter:
         payload = self.render(doc)
 
         def job(link: _Link) -> None:
+            if self.config.status == "none":
+                link.write(payload)
+                _check_once(link, self.config.status_check_s)
+                return
             status = _query_status(link)
             if status.problem is not None:
                 raise PrinterError(status.problem, status.detail)
@@ -551,7 +575,7 @@ class EscposPrinter:
         self._run(job)
 
     def status(self) -> PrinterStatus:
-        if isinstance(self.config.connection, FileConnection):
+        if isinstance(self.config.connection, FileConnection) or self.config.status == "none":
             # Opening the file would truncate it (python-escpos opens with "wb"); a file has no status anyway.
             return PrinterStatus(None, queried=False)
         try:

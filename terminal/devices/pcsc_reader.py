@@ -54,6 +54,7 @@ from terminal.devices.cards import (
     CardErrorCode,
     CardKey,
     CardKind,
+    CardPresent,
     CardTapped,
     ReaderEvent,
     ReaderState,
@@ -339,6 +340,7 @@ class PcscCardReader:
             if state & scard.SCARD_STATE_MUTE:
                 on_event(CardError(CardErrorCode.CARD_UNRESPONSIVE, "card is mute (no ATR)"))
                 continue
+            on_event(CardPresent())  # before the first APDU: the screen says 「正在读卡…」 while the card answers
             on_event(self._read_card(context, reader))
 
     def _read_card(self, context: int, reader: str) -> CardTapped | CardError:

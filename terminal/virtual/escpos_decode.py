@@ -119,7 +119,8 @@ class _State:
 
 
 class _Decoder:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, *, knows_qr: bool = True) -> None:
+        self.knows_qr = knows_qr
         self.data = data
         self.pos = 0
         self.receipt = Receipt()
@@ -315,7 +316,7 @@ class _Decoder:
         body = self.take(length)
         if body is None:
             return self.unknown(start, len(self.data), f"truncated GS ( {function}")
-        if function != "k" or len(body) < 2 or body[0] != 49:
+        if function != "k" or len(body) < 2 or body[0] != 49 or not self.knows_qr:
             return self.unknown(start, self.pos, f"GS ( {function} (only QR codes, GS ( k cn=49, are known)")
         fn, params = body[1], body[2:]
         if fn == 65:  # model
@@ -373,6 +374,8 @@ def _inside_multibyte(run: bytearray) -> bool:
     return i > len(run)
 
 
-def decode(data: bytes) -> Receipt:
-    """Decode what a printer was sent. Text that was never ended by LF is still reported as a line."""
-    return _Decoder(bytes(data)).run()
+def decode(data: bytes, *, knows_qr: bool = True) -> Receipt:
+    """Decode what a printer was sent. Text that was never ended by LF is still reported as a line.
+
+    ``knows_qr=False`` decodes as a printer without the QR command (``GS ( k``) would: such a command is unknown."""
+    return _Decoder(bytes(data), knows_qr=knows_qr).run()

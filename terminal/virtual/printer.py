@@ -1,6 +1,8 @@
 """A receipt printer on loopback: a TCP server in the style of port 9100 that keeps every byte it is sent and
 answers real-time status queries (``DLE EOT n``) the way a printer in the chosen state would.
 
+A printer without real-time status (``answers_status=False``) takes the queries and never answers them.
+
 States: online, paper near end, offline, paper out, cover open, printer error, garbage (answers a byte that is not
 ESC/POS), silent (accepts connections, then neither reads nor answers) and refusing (the port is closed).
 
@@ -44,7 +46,8 @@ class PrinterState(StrEnum):
     REFUSING = "refusing"
 
 
-# Answers to DLE EOT 1 (printer), 2 (offline cause), 3 (error cause), 4 (paper roll sensor), Epson bit layout:
+# Answers to DLE EOT 1 (printer), 2 (offline cause), 3 (error cause), 4 (paper roll sensor), in the bit layout of
+# Epson's ESC/POS Command Reference ("DLE EOT n: Transmit real-time status"):
 # bits 1 and 4 always set, 0x08 offline (n=1), 0x04 cover open / 0x20 paper end stop / 0x40 error (n=2),
 # 0x08 autocutter error (n=3), 0x0C near end / 0x60 roll end (n=4).
 STATUS_ANSWERS: dict[PrinterState, dict[int, int]] = {
@@ -97,8 +100,12 @@ class CapturedJob:
 class LoopbackPrinter:
     """See the module docstring. Thread-safe; all socket work happens on one background thread."""
 
-    def __init__(self, state: PrinterState = PrinterState.ONLINE, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, state: PrinterState = PrinterState.ONLINE, host: str = "127.0.0.1", *, answers_status: bool = True
+    ) -> None:
         self.host = host
+        self.answers_status = answers_status
+        """False: a printer without real-time status (many cheap ones): it takes ``DLE EOT n`` and answers nothing."""
         self.port = 0
         self._state = state
         self._lock = threading.Condition()
@@ -288,7 +295,7 @@ class LoopbackPrinter:
             job.status_queries.extend(job.data[end - 1] for _, end in queries)
             # A printer that fell silent mid-connection reads on but answers nothing.
             answers = STATUS_ANSWERS.get(self._state, STATUS_ANSWERS[PrinterState.ONLINE])
-            silent = self._state is PrinterState.SILENT
+            silent = self._state is PrinterState.SILENT or not self.answers_status
             self._lock.notify_all()
         if queries and not silent:
             reply = bytes(answers[job.data[end - 1]] for _, end in queries)

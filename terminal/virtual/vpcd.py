@@ -280,6 +280,27 @@ class VanishingCard(VirtualCard):
         return self.card.answer(apdu)
 
 
+class HeldCard(VirtualCard):
+    """Behaves like ``card``, but holds its answer to the first command until ``release`` is set: a slow card (an
+    old social security card computing, a card at the edge of the field) whose read a test can watch half done.
+    ``answering`` is set once that first command has arrived and is being held."""
+
+    def __init__(self, card: VirtualCard, release: threading.Event) -> None:
+        self.card = card
+        self.atr = card.atr
+        self.release = release
+        self.answering = threading.Event()
+
+    def power_on(self) -> None:
+        self.card.power_on()
+
+    def answer(self, apdu: bytes) -> bytes | None:
+        self.answering.set()
+        if not self.release.wait(30):
+            return None  # never released: leave the reader
+        return self.card.answer(apdu)
+
+
 class CombinedCard(VirtualCard):
     """Several cards in one (like a reader that answers ``FF CA`` for any card plus the card's own commands):
     the first part that does not refuse the command with 6D00/6E00/6A81/6A82 answers it."""

@@ -29,7 +29,7 @@ from ruyi.meal import PAYMENT_METHODS, MealRecord, PaymentMethod
 from ruyi.money import format_yuan
 from ruyi.reasons import Reason, reason_text
 from terminal.counter import ConfirmResult, Counter, CounterMessage, RecordResult, Sale
-from terminal.devices.cards import CardError, ReaderEvent, ReaderState, ReaderStatus
+from terminal.devices.cards import CardError, CardPresent, CardTapped, ReaderEvent, ReaderState, ReaderStatus
 from terminal.devices.printing import PrinterErrorCode, PrinterStatus
 from terminal.sync import NotConnected, ServerLink, ServerLinkSource
 from terminal.web import views
@@ -81,6 +81,8 @@ class Station:
         self.version = 0
         self.sale: Sale | None = None
         self.waiting: Sale | None = None
+        self.reading = False
+        """A card is on the reader and being read (:class:`CardPresent` came, its tap or error not yet)."""
         """A sale tapped while another was open, until the cashier switches to it or finishes the open one."""
         self.sale_no = 0
         self.method: PaymentMethod = "cash"
@@ -140,6 +142,8 @@ class Station:
         status bar."""
         with self._lock:
             outcome = self.counter.on_reader_event(event)
+            if isinstance(event, CardPresent | CardTapped | CardError):
+                self.reading = isinstance(event, CardPresent)
             if isinstance(outcome, Sale) and self.sale is not None:
                 self._ask_to_replace(outcome)
             elif isinstance(outcome, Sale):
@@ -403,7 +407,12 @@ class Station:
     def _after_print(self, printed: bool, error: PrinterErrorCode | None) -> None:
         if not printed and error is None:
             return  # not the printer's fault (the receipt could not be laid out): its state is unknown
-        self.printer = PrinterStatus(None) if printed else PrinterStatus(error or PrinterErrorCode.OFFLINE)
+        near_end = self.printer is not None and self.printer.paper_near_end  # known until the next status answer
+        self.printer = (
+            PrinterStatus(None, paper_near_end=near_end)
+            if printed
+            else PrinterStatus(error or PrinterErrorCode.OFFLINE)
+        )
         self.printer_checked_at = self.counter.clock()
         self._reprint_pending = None
 
@@ -490,6 +499,7 @@ class Station:
             "waiting": None if self.waiting is None else (self.waiting.masked_name or text("msg.new_tap", lang)),
             "done": None if self.done is None else self._done_view(self.done),
             "notice": None if self.notice is None else self.notice.view(lang),
+            "reading": text("msg.reading", lang) if self.reading else None,
             "status": self._status_view(lang),
             "today": self._today,
             "z": self.last_z,
@@ -549,8 +559,13 @@ class Station:
         printer = self.printer
         if printer is None:
             p_text, p_ok = text("status.printer.unknown", lang), None
+        elif printer.problem is None and not printer.queried:  # status = "none" (or a device file): nothing to ask
+            p_text, p_ok = text("status.printer.no_status", lang), None
         elif printer.problem is None:
-            p_text, p_ok = text("status.printer.ok", lang), True
+            p_text, p_ok = (
+                text("status.printer.near_end" if printer.paper_near_end else "status.printer.ok", lang),
+                True,
+            )
         else:
             p_text = printer.problem.text.status(lang)
             p_ok = False
@@ -570,6 +585,7 @@ class Station:
                 "ok": p_ok,
                 "text": p_text,
                 "code": None if printer is None or printer.problem is None else printer.problem.value,
+                "warn": printer is not None and printer.problem is None and printer.paper_near_end,
             },
             "reader": {"ok": r_ok, "text": r_text, "state": None if reader is None else reader.state.value},
             "reprint_pending": self._reprint_pending,

@@ -109,6 +109,8 @@ class PrinterLine(TypedDict):
     ok: bool | None
     text: str
     code: str | None
+    warn: bool
+    """Ready, but the roll is near its end (``DLE EOT 4``'s near-end sensor)."""
 
 
 class ReaderLine(TypedDict):
@@ -138,6 +140,8 @@ class CashierView(TypedDict):
     """Who tapped while the sale was open (masked name, or "new tap"), until the cashier decides."""
     done: DoneView | None
     notice: NoticeView | None
+    reading: str | None
+    """「正在读卡…」 from the moment a card arrives on the reader until its tap (or error) is known."""
     status: StatusView
     today: TodayView | None
     z: ZView | None

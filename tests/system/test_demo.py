@@ -33,10 +33,10 @@ class DemoRun:
         self.out = data_dir.parent / f"demo-{time.monotonic_ns()}.out"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 120) -> str:
+    def start(self, *extra: str, timeout: float = 120) -> str:
         with self.out.open("wb") as out:
             self.proc = subprocess.Popen(
-                [str(RUYI), "demo", "--port", str(self.port), "--screen-port", str(self.screen_port)],
+                [str(RUYI), "demo", "--port", str(self.port), "--screen-port", str(self.screen_port), *extra],
                 env=self.env,
                 cwd=REPO,
                 stdout=out,
@@ -107,7 +107,8 @@ def test_demo_start_tap_sync_receipt_stop_restart(demo: DemoRun) -> None:
     ledger = demo.data_dir / "demo" / "terminal-ry-01" / "ledger.sqlite3"
     assert _rows(server_db, "SELECT count(*) FROM canteens")[0][0] == 10
     assert _rows(server_db, "SELECT count(*) FROM elders")[0][0] == 300
-    assert _rows(server_db, "SELECT count(*) FROM cards WHERE revoked_at IS NULL")[0][0] == 300
+    kinds = _rows(server_db, "SELECT kind, count(*) FROM cards WHERE revoked_at IS NULL GROUP BY kind ORDER BY kind")
+    assert kinds == [("resident_id", 300), ("social_security", 300), ("uid", 300)]  # every kind the terminal reads
     assert _rows(server_db, "SELECT count(*) FROM elder_categories")[0][0] > 0
     names = {r[0] for r in _rows(server_db, "SELECT name FROM canteens")}
     assert names == {f"如意食堂{n}号店" for n in "一二三四五六七八九十"}
@@ -138,19 +139,36 @@ def test_demo_start_tap_sync_receipt_stop_restart(demo: DemoRun) -> None:
     _wait(lambda: any(receipts.glob("*.txt")), "the decoded receipt")
     text = next(receipts.glob("*.txt")).read_text(encoding="utf-8")
     assert "如意食堂一号店" in text and who in text and f"[QR] {meal_id}" in text and "[cut]" in text
+    # The receipt number is the terminal's short code from the server and the sequence.
+    assert _rows(server_db, "SELECT code FROM terminals") == [("RY-01-1",)]
+    assert state["done"]["receipt"] == "RY-01-1-000001" and "RY-01-1-000001" in text
 
     assert demo.interrupt() == 0
     assert "正在停止" in demo.text()
     assert not (demo.data_dir / "demo" / "running.json").exists()
     assert demo.tap("--elder", "2").returncode == 1  # not running: said so
 
-    second = demo.start()
+    _second_run(demo, server_db, ledger)
+
+
+def _second_run(demo: DemoRun, server_db: Path, ledger: Path) -> None:
+    """Started again (with every hour lunch): the data is kept, the other two card kinds sell too."""
+    second = demo.start("--slot", "lunch")
     assert "(shown once)" not in second and "made-up elders" not in second
     assert _rows(server_db, "SELECT count(*) FROM elders")[0][0] == 300
     assert _rows(server_db, "SELECT count(*) FROM terminals")[0][0] == 1
     assert len(_rows(ledger, "SELECT meal_id FROM meals")) == 1
     assert _rows(server_db, "SELECT count(*) FROM meals")[0][0] == 1
-    again = demo.tap("--elder", "11", "--confirm")  # elder 11 belongs to canteen 1 too; any canteen honours it
+    # elder 11 belongs to canteen 1 too, by their social security card; with --slot lunch it is lunch at any hour
+    again = demo.tap("--elder", "11", "--kind", "social_security", "--confirm", "--json")
     assert again.returncode == 0, again.stdout + again.stderr
+    done = json.loads(again.stdout.strip().splitlines()[-1])["done"]
+    assert done["subsidy"] != "¥0.00" and done["receipt"] == "RY-01-1-000002"
     _wait(lambda: _rows(server_db, "SELECT count(*) FROM meals")[0][0] == 2, "the second meal on the server")
+    last = _rows(ledger, "SELECT record ->> '$.card_kind', record ->> '$.slot' FROM meals ORDER BY seq")[-1]
+    assert last == ("social_security", "lunch")
+    third = demo.tap("--elder", "21", "--kind", "resident_id", "--json")  # elder 21: canteen 1, ID card
+    assert (
+        third.returncode == 0 and json.loads(third.stdout.strip().splitlines()[-1])["sale"]["identified_by"] == "card"
+    )
     assert demo.interrupt() == 0

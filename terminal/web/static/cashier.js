@@ -60,6 +60,7 @@
     setStatus("st-server", server, s.server.ok);
     setStatus("st-unsynced", String(s.unsynced), s.unsynced === 0 ? true : null);
     setStatus("st-printer", s.printer.text, s.printer.ok);
+    $("st-printer").classList.toggle("warn", s.printer.warn === true);
     setStatus("st-reader", s.reader.text, s.reader.ok);
     setStatus("st-reprint", String(s.reprint_pending), s.reprint_pending === 0 ? null : false);
     $("st-reprint").dataset.count = s.reprint_pending;
@@ -90,7 +91,7 @@
     $("canteen").textContent = s.canteen;
     $("terminal").textContent = s.terminal;
     renderStatus(s.status);
-    showNotice(s.notice);
+    showNotice(s.reading ? { level: "info", text: s.reading } : s.notice);
     for (const [k, v] of Object.entries(s.today || {})) {
       const node = $("t-" + k);
       if (node) node.textContent = v;

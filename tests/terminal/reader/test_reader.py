@@ -16,6 +16,7 @@ from terminal.devices.cards import (
     CardErrorCode,
     CardKey,
     CardKind,
+    CardPresent,
     CardTapped,
     ReaderState,
     ReaderStatus,
@@ -255,7 +256,8 @@ def test_each_tap_is_read_once(watcher: Watcher, vcard: CardSlot) -> None:
     first.remove()
     tapped(read_one(watcher, vcard, ResidentIdCard(ID_NUMBER)))
     assert first.apdus == [SELECT_SSSE, GET_ID_NUMBER, GET_UID]
-    assert [type(e) for e in watcher.seen if not isinstance(e, ReaderStatus)] == [CardTapped, CardTapped]
+    # Each arrival is reported once (「正在读卡…」) and followed by its one read.
+    assert [type(e) for e in watcher.seen if not isinstance(e, ReaderStatus)] == [CardPresent, CardTapped] * 2
 
 
 # --- pcscd and the reader coming and going ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from terminal.config import ConfigError, load_config
+from terminal.config import ConfigError, config_toml, load_config, parse_config
 from terminal.devices.cards import CardKind, card_key_digest
 from terminal.devices.escpos_printer import FileConnection, TcpConnection
 from terminal.devices.printing import PaperWidth
@@ -145,3 +145,36 @@ def test_bad_kind_and_zone(tmp_path: Path) -> None:
         load_config(file)
     assert any("未知时区" in p.zh for p in info.value.problems)
     assert load_config(REPO / "deploy/terminal.example.toml").timezone == "Asia/Shanghai"
+
+
+def test_reader_table_and_the_older_top_level_keys(tmp_path: Path) -> None:
+    base = """
+terminal_id = "T09"
+canteen_id = "c-9"
+canteen_name = "如意食堂"
+data_dir = "data"
+snapshot_path = "snap.json"
+card_key_secret_file = "secret"
+{top}
+[printer]
+connection = {{ kind = "file", path = "out.bin" }}
+{reader}
+"""
+    table = parse_config(
+        base.format(top="", reader='[reader]\nname = "ACS"\nkinds = ["resident_id", "uid"]'), base_dir=tmp_path
+    )
+    assert table.reader.kinds == table.card_kinds == (CardKind.RESIDENT_ID, CardKind.UID)
+    assert table.reader_name == "ACS"
+    older = parse_config(
+        base.format(top='reader_name = "ACS"\ncard_kinds = ["resident_id", "uid"]', reader=""), base_dir=tmp_path
+    )
+    assert older.reader == table.reader
+    assert parse_config(base.format(top="", reader=""), base_dir=tmp_path).card_kinds[-1] is CardKind.UID
+    # written back, it reads as the same config
+    assert parse_config(config_toml(table), base_dir=tmp_path).reader == table.reader
+    with pytest.raises(ConfigError) as both:
+        parse_config(base.format(top='card_kinds = ["uid"]', reader='[reader]\nkinds = ["uid"]'), base_dir=tmp_path)
+    assert both.value.problems[0].zh and "card_kinds" in both.value.problems[0].en
+    with pytest.raises(ConfigError) as repeated:
+        parse_config(base.format(top="", reader='[reader]\nkinds = ["uid", "uid"]'), base_dir=tmp_path)
+    assert repeated.value.problems[0].path == "reader.kinds"
