@@ -200,9 +200,10 @@ def z_report_document(
         blocks += [
             Separator(),
             TextLine(f"收银员 {names.get(cashier_id, cashier_id)}", max_lines=1),
-            TwoColumnLine("  有效餐数 / 人工查找", f"{fig.meals} / {fig.manual_entries}"),
-            TwoColumnLine("  作废笔数", str(fig.voids)),
-            TwoColumnLine("  实收", format_yuan(fig.elder_pays_total)),
+            TwoColumnLine("  餐次", str(fig.meals)),
+            TwoColumnLine("  人工", str(fig.manual_entries)),
+            TwoColumnLine("  作废", str(fig.voids)),
+            TwoColumnLine("  收款", format_yuan(fig.elder_pays_total)),
         ]
     blocks += [
         Separator(),
