@@ -8,11 +8,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from ruyi.cashier import CashierEntry, hash_pin
 from ruyi.eligibility import CategorySpan, ElderProfile, EnrolmentStatus, StatusChange
 from ruyi.idnum import Sex, make_resident_id
 from ruyi.rules import RuleBook, parse_rulebook
 from ruyi.sync import MenuItem
-from ruyi.cashier import CashierEntry, hash_pin
 from terminal.snapshot import PlainElder, SnapshotData, build_snapshot
 
 REPO = Path(__file__).resolve().parents[3]
