@@ -12,7 +12,8 @@ syncs with the server and prints to a loopback receipt printer whose receipts ar
 ``data/demo/receipts/``. Ctrl-C (or SIGTERM) stops everything; running it again keeps the data.
 
 ``ruyi demo tap [--elder N] [--confirm]`` from another shell puts demo elder N's card on the virtual reader (and,
-with ``--confirm``, confirms the sale on the cashier screen as the cashier's Enter would).
+with ``--confirm``, confirms the sale on the cashier screen as the cashier's Enter would). When nobody is signed
+in at the counter, it first signs in the canteen's demo cashier 1001 (:mod:`cli.demo_cashiers`).
 
 Generated secrets (server key, card-key secret, category key) live in ``data/demo/secrets.env`` (mode 0600) and
 are made on the first run: nothing secret is in the repository. The virtual reader, its cards, the loopback printer
@@ -43,6 +44,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+
+from cli.demo_cashiers import remember_pins, seed_cashiers, sign_in_if_needed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -190,13 +193,19 @@ def seed(paths: DemoPaths, *, say: Any = print) -> None:
             ids = _seed_canteens(session)
             added = _seed_elders(session, ids)
             passwords = _seed_staff(session, manager_canteen=ids[1])
+            cashiers = seed_cashiers(session, {canteen_code(n): cid for n, cid in ids.items()})
             session.commit()
     finally:
         engine.dispose()
+    if cashiers:
+        pins = paths.root / "cashier-pins.json"
+        _write_private(pins, json.dumps(remember_pins(pins, cashiers), indent=1))
     if added:
         say(f"✓ 演示数据：10 家食堂、{added} 位老人（虚构）/ demo data: 10 canteens, {added} made-up elders")
     for username, role, password in passwords:
         say(f"  账号 / account {username} ({role}) 初始密码（只显示这一次）/ password (shown once): {password}")
+    for code, number, username, pin in cashiers:
+        say(f"  收银员 / cashier {username}: {code} 工号 / number {number} 密码 / PIN {pin}")
 
 
 def _seed_canteens(session: Any) -> dict[int, uuid.UUID]:
@@ -653,6 +662,11 @@ def run_tap(args: argparse.Namespace) -> int:
         return 2
     elder = demo_elders()[args.elder - 1]
     screen = running["screen_url"]
+    signed = sign_in_if_needed(screen, paths.root / "cashier-pins.json", canteen_code(int(running["canteen"])))
+    if signed is not None:
+        print(signed, file=sys.stderr if signed.startswith("✗") else sys.stdout)
+        if signed.startswith("✗"):
+            return 1
     before = _sale_marker(screen)
     tap = Tap(UidCard(bytes.fromhex(elder_card_uid(elder.number))), int(running["vpcd_port"]))
     try:
