@@ -1,5 +1,8 @@
 """``ruyi admin create-staff --username U --role R``: bootstrap staff (prints the generated password once).
 
+``ruyi admin set-cashier-pin --username U --number N``: a cashier's personal number and a new PIN (generated and
+printed once; ``--pin-stdin`` reads one instead), audited; only its salted scrypt hash is stored.
+
 ``ruyi admin register-terminal --canteen CODE --name NAME --out FILE``: provision a terminal; its credential is
 written once to FILE (mode 0600) and shown nowhere else; its id, its canteen's and its short code (``terminal_code``,
 the start of its receipt numbers) are printed as lines for its config file.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import uuid
 from pathlib import Path
@@ -19,8 +23,10 @@ from typing import Any, NamedTuple
 from sqlmodel import col, select
 
 from ruyi.settlement import Month
+from server.auth.cashiers import set_cashier_pin
 from server.auth.principal import STAFF_ROLES, SYSTEM, Role
 from server.auth.service import create_staff
+from server.auth.tables import Staff
 from server.canteens.service import create_terminal
 from server.canteens.tables import Canteen
 from server.config import Settings
@@ -38,6 +44,11 @@ def register(sub: Any) -> None:
     cs.add_argument("--display-name", default="")
     cs.add_argument("--canteen-id", type=uuid.UUID, help="required for canteen_manager")
     cs.set_defaults(handler=run_create_staff)
+    cp = asub.add_parser("set-cashier-pin", help="set a cashier's number and PIN / 设置收银员工号和密码")
+    cp.add_argument("--username", required=True)
+    cp.add_argument("--number", required=True, help="personal number typed at the terminal (1-8 digits)")
+    cp.add_argument("--pin-stdin", action="store_true", help="read the PIN (4-8 digits) from stdin")
+    cp.set_defaults(handler=run_set_cashier_pin)
     rt = asub.add_parser("register-terminal", help="register a terminal, write its credential once / 登记终端")
     rt.add_argument("--canteen", required=True, help="the canteen's code (e.g. ry-01)")
     rt.add_argument("--name", required=True, help="the terminal's name (收银台1)")
@@ -74,6 +85,32 @@ def run_create_staff(args: argparse.Namespace) -> int:
         engine.dispose()
     print(f"✓ 已创建 {staff.username}（{staff.role}）/ created {staff.username} ({staff.role})")
     print(f"初始密码（只显示这一次）/ initial password (shown once): {password}")
+    return 0
+
+
+def run_set_cashier_pin(args: argparse.Namespace) -> int:
+    pin = sys.stdin.readline().strip() if args.pin_stdin else f"{secrets.randbelow(1_000_000):06d}"
+    engine = make_engine(Settings().resolved_database_url)
+    try:
+        check_migrated(engine)
+        with open_session(engine, write=True) as session:
+            staff = session.exec(select(Staff).where(col(Staff.username) == args.username)).first()
+            if staff is None:
+                raise NotFound("工作人员", "staff member")
+            set_cashier_pin(session, actor=SYSTEM, staff_id=staff.id, number=args.number, pin=pin)
+            session.commit()
+    except DatabaseNotMigrated as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 1
+    except ServerError as exc:
+        print(f"✗ {exc.zh} / {exc.en}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"✓ 收银员 {args.username} 工号 {args.number} / cashier {args.username} number {args.number}")
+    if not args.pin_stdin:
+        print(f"密码（只显示这一次）/ PIN (shown once): {pin}")
+    print("终端下次同步后生效 / in force at the canteen's terminals after their next sync")
     return 0
 
 

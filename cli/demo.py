@@ -14,7 +14,8 @@ syncs with the server and prints to a loopback receipt printer whose receipts ar
 ``ruyi demo tap [--elder N] [--kind uid|resident_id|social_security] [--confirm]`` from another shell puts one of
 demo elder N's cards (:mod:`cli.demo_cards`) on the virtual reader (and, with ``--confirm``, confirms the sale on
 the cashier screen as the cashier's Enter would). ``ruyi demo --slot lunch`` makes every hour lunch at the demo
-terminal (its config's ``slot_starts``), so the subsidised lunch can be tried at any time of day.
+terminal (its config's ``slot_starts``), so the subsidised lunch can be tried at any time of day. When nobody is signed
+in at the counter, ``ruyi demo tap`` first signs in the canteen's demo cashier 1001 (:mod:`cli.demo_cashiers`).
 
 Generated secrets (server key, card-key secret, category key) live in ``data/demo/secrets.env`` (mode 0600) and
 are made on the first run: nothing secret is in the repository. The virtual reader, its cards, the loopback printer
@@ -48,6 +49,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from cli.demo_cards import CARD_KINDS, bind_cards, card_serial, virtual_card
+from cli.demo_cashiers import remember_pins, seed_cashiers, sign_in_if_needed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -195,13 +197,19 @@ def seed(paths: DemoPaths, *, say: Any = print) -> None:
             ids = _seed_canteens(session)
             added = _seed_elders(session, ids)
             passwords = _seed_staff(session, manager_canteen=ids[1])
+            cashiers = seed_cashiers(session, {canteen_code(n): cid for n, cid in ids.items()})
             session.commit()
     finally:
         engine.dispose()
+    if cashiers:
+        pins = paths.root / "cashier-pins.json"
+        _write_private(pins, json.dumps(remember_pins(pins, cashiers), indent=1))
     if added:
         say(f"✓ 演示数据：10 家食堂、{added} 位老人（虚构）/ demo data: 10 canteens, {added} made-up elders")
     for username, role, password in passwords:
         say(f"  账号 / account {username} ({role}) 初始密码（只显示这一次）/ password (shown once): {password}")
+    for code, number, username, pin in cashiers:
+        say(f"  收银员 / cashier {username}: {code} 工号 / number {number} 密码 / PIN {pin}")
 
 
 def _seed_canteens(session: Any) -> dict[int, uuid.UUID]:
@@ -680,6 +688,11 @@ def run_tap(args: argparse.Namespace) -> int:
         return 2
     elder = demo_elders()[args.elder - 1]
     screen = running["screen_url"]
+    signed = sign_in_if_needed(screen, paths.root / "cashier-pins.json", canteen_code(int(running["canteen"])))
+    if signed is not None:
+        print(signed, file=sys.stderr if signed.startswith("✗") else sys.stdout)
+        if signed.startswith("✗"):
+            return 1
     before = _sale_marker(screen)
     tap = Tap(virtual_card(args.kind, elder.number), int(running["vpcd_port"]))
     try:

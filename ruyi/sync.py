@@ -31,6 +31,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from ruyi._model import Frozen
+from ruyi.cashier import CashierEntry
 from ruyi.eligibility import ElderProfile
 from ruyi.meal import HASH_RE, Ident, MealRecord
 from ruyi.money import INT4_MAX, MealPrice, StrictFen
@@ -149,6 +150,9 @@ class PullResponse(Frozen):
     """Elders added or changed."""
     removed_elders: tuple[str, ...] = ()
     revoked_cards: tuple[Digest, ...] = ()
+    cashiers: tuple[CashierEntry, ...] | None = None
+    """The canteen's whole cashier list (numbers and PIN hashes, :mod:`ruyi.cashier`) on the first page of a
+    pull; None on later pages (the terminal keeps what it has)."""
     offline_policy: OfflinePolicy = OfflinePolicy()
     server_time: AwareDatetime
 

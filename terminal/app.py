@@ -16,10 +16,11 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from terminal.cashiers import CashierDesk
 from terminal.config import TerminalConfig, load_config
 from terminal.counter import Clock, Counter, CounterMessage, Sale
 from terminal.devices.cards import CardSource, ReaderEvent, ReaderStatus
@@ -83,6 +84,10 @@ class TerminalApp:
             slot_starts=config.slot_starts,
             cashier_default=config.cashier_default,
             terminal_code=config.terminal_code,
+            require_sign_in=config.sign_in,
+            desk=CashierDesk(
+                max_wrong=config.sign_in_max_wrong, lock_for=timedelta(minutes=config.sign_in_lock_minutes)
+            ),
         )
         self.sync = self._sync_worker(config)
         if self.sync is not None:

@@ -103,6 +103,13 @@ class TerminalConfig(BaseModel):
     reader: ReaderConfig = Field(default_factory=ReaderConfig)
     printer: PrinterConfig
     cashier_default: Code = "cashier"
+    """The cashier id recorded when ``sign_in`` is off (a terminal whose canteen has no cashiers yet)."""
+    sign_in: bool = True
+    """Cashiers sign in with personal number and PIN (checked offline against the snapshot's PIN hashes); no
+    sale opens while nobody is signed in, and every record carries the signed-in cashier's id."""
+    sign_in_max_wrong: int = Field(default=5, ge=1, le=20)
+    """Wrong PINs in a row (any number) before sign-in locks at this terminal."""
+    sign_in_lock_minutes: int = Field(default=5, ge=1, le=240)
     language: Literal["zh", "en"] = "zh"
     timezone: str = "Asia/Shanghai"
     """The zone a service day begins and ends in (the ledger's zone; must match the rule book's)."""

@@ -30,6 +30,7 @@ from ruyi.pricing import MealRequest, Quote, quote
 from ruyi.reasons import Reason
 from ruyi.rules import Slot
 from ruyi.sync import MenuItem, RosterEntry
+from terminal.cashiers import CashierDesk, SignInResult
 from terminal.config import DEFAULT_SLOT_STARTS
 from terminal.counter_results import (
     NOT_PRINTED,
@@ -59,6 +60,17 @@ from terminal.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
+NOT_SIGNED_IN = msg("cashier.signed_out", "请先签到：输入工号和密码（按 K）", "Sign in first: number and PIN (press K)")
+
+
+class NotSignedIn(RuyiError):
+    """A record was asked for while sign-in is required and nobody is signed in."""
+
+
+def _not_signed_in() -> NotSignedIn:
+    return NotSignedIn.one(NOT_SIGNED_IN.code, NOT_SIGNED_IN.zh, NOT_SIGNED_IN.en)
+
+
 Clock = Callable[[], datetime]
 _TEXT: TypeAdapter[str] = TypeAdapter(Text)
 
@@ -81,6 +93,8 @@ class Counter:
         on_commit: Callable[[], None] | None = None,
         terminal_code: str | None = None,
         debounce: timedelta = timedelta(milliseconds=300),
+        require_sign_in: bool = False,
+        desk: CashierDesk | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.ledger = ledger
@@ -100,6 +114,9 @@ class Counter:
         """The same card read again within this long of its last tap is the same tap (a bounce), not a new one."""
         self._last_tap: tuple[str, datetime] | None = None
         self.terminal_code = terminal_code or fallback_terminal_code(ledger.terminal_id)
+        self.require_sign_in = require_sign_in
+        """No sale opens while nobody is signed in (the terminal app sets it from the config's ``sign_in``)."""
+        self.desk = desk or CashierDesk()
         """The terminal's short code from the server (``RY01-2``), the first part of its receipt numbers."""
 
     # ---- time
@@ -125,6 +142,33 @@ class Counter:
             if start <= local:
                 current = slot
         return current
+
+    # ---- who is at the counter
+
+    def sign_in(self, number: str, pin: str) -> SignInResult:
+        """Sign a cashier in (or switch to another) by personal number and PIN, offline against the snapshot."""
+        result = self.desk.sign_in(self.snapshot.by_number, number, pin, self._now())
+        log.info("cashier sign-in: %s", result.code if not result.ok else f"ok ({number.strip()})")
+        return result
+
+    def sign_out(self) -> None:
+        gone = self.desk.sign_out()
+        if gone is not None:
+            log.info("cashier signed out (%s)", gone.number)
+
+    @property
+    def cashier_id(self) -> str | None:
+        """Whom the next record is made by: the signed-in cashier's staff id; without sign-in required, the
+        configured default; None while sign-in is required and nobody is signed in."""
+        if self.desk.current is not None:
+            return self.desk.current.id
+        return None if self.require_sign_in else self.cashier_default
+
+    def _who(self, cashier: str | None) -> str:
+        who = cashier or self.cashier_id
+        if who is None:
+            raise _not_signed_in()
+        return who
 
     # ---- opening a sale
 
@@ -200,6 +244,8 @@ class Counter:
         *,
         card_key: str | None = None,
     ) -> Sale | CounterMessage:
+        if self.cashier_id is None:
+            return NOT_SIGNED_IN
         now = self._now()
         items = self.menu_now(now)
         if not items:
@@ -278,7 +324,7 @@ class Counter:
                 slot=sale.item.slot,
                 menu_item_id=sale.item.id,
                 payment_method=payment_method,
-                cashier=cashier or self.cashier_default,
+                cashier=self._who(cashier),
                 identified_by=sale.identified_by,
                 elder_id=None if sale.elder is None else sale.elder.elder_id,
                 card_kind=sale.card_kind,
@@ -295,7 +341,7 @@ class Counter:
         """Void a sale of today (a new record pointing at it) and print the void slip."""
         try:
             record = self.ledger.record_void(
-                meal_id, reason=reason.strip(), cashier=cashier or self.cashier_default, now=self._now()
+                meal_id, reason=reason.strip(), cashier=self._who(cashier), now=self._now()
             )
         except (RuyiError, ValidationError) as exc:
             return RecordResult(None, False, None, _refused("void", exc))
@@ -337,7 +383,7 @@ class Counter:
             outcome = self._print_safely(original.meal_id, lambda: self._receipt_of(original, None))
             return RecordResult(None, outcome.printed, outcome.error, _print_message(outcome))
         try:
-            record = self.ledger.record_reprint(meal_id, cashier=cashier or self.cashier_default, now=self._now())
+            record = self.ledger.record_reprint(meal_id, cashier=self._who(cashier), now=self._now())
         except (RuyiError, ValidationError) as exc:
             return RecordResult(None, False, None, _refused("reprint", exc))
         outcome = self._after_commit(record, lambda: self._receipt_of(original, record))
@@ -404,7 +450,11 @@ class Counter:
     def _print_z(self, report: ZReport) -> ZResult:
         try:
             doc = z_report_document(
-                report, canteen_name=self.canteen_name, zone=self.ledger.zone, terminal_code=self.terminal_code
+                report,
+                canteen_name=self.canteen_name,
+                zone=self.ledger.zone,
+                terminal_code=self.terminal_code,
+                cashier_names=self.cashier_names(),
             )
             self.printer.print_document(doc)
         except PrinterError as exc:
@@ -451,7 +501,12 @@ class Counter:
             terminal_code=self.terminal_code,
             masked_name=None if elder is None else elder.masked_name,
             item_name=None if item is None else item.name,
+            cashier_names=self.cashier_names(),
         )
+
+    def cashier_names(self) -> dict[str, str]:
+        """Cashier id -> personal number and short name, as screens and receipts show a cashier."""
+        return {c.id: f"{c.number} {c.name}".strip() for c in self.snapshot.data.cashiers}
 
     def _after_commit(self, record: MealRecord, make_doc: Callable[[], ReceiptDocument]) -> PrintOutcome:
         """Everything after a record is committed: wake sync, lay out the receipt, print it, note the outcome.

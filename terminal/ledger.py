@@ -60,6 +60,18 @@ from terminal.ledger_file import LedgerError, migrate, read_rows, unix_ms
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
 
 
+class CashierFigures(BaseModel):
+    """One cashier's part of a day (by the ``cashier`` id on the records they made): their sales not voided, the
+    elder lookups they did by hand, the voids they made and what they took."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    meals: int = 0
+    manual_entries: int = 0
+    voids: int = 0
+    elder_pays_total: Fen = 0
+
+
 class ZReport(BaseModel):
     """End of day for one terminal: what was sold, voided and paid on ``day``. Amounts are integer fen and net of
     voids (a void cancels its sale; voids are same-day only)."""
@@ -92,6 +104,8 @@ class ZReport(BaseModel):
     last_seq: int | None
     chain_head: str | None
     """The hash of record ``last_seq``: the chain up to the end of the day."""
+    by_cashier: dict[str, CashierFigures] = {}
+    """Per cashier id (absent in reports made before cashiers signed in)."""
 
 
 class IntegrityReport(BaseModel):
@@ -601,4 +615,18 @@ def _z_report(terminal_id: str, canteen_id: str, day: date, now: datetime, recor
         first_seq=records[0].seq if records else None,
         last_seq=last.seq if last else None,
         chain_head=last.hash if last else None,
+        by_cashier=_by_cashier(kept, records),
     )
+
+
+def _by_cashier(kept: list[MealRecord], records: list[MealRecord]) -> dict[str, CashierFigures]:
+    figures: dict[str, dict[str, int]] = {}
+    for r in kept:
+        f = figures.setdefault(r.cashier, dict.fromkeys(CashierFigures.model_fields, 0))
+        f["meals"] += 1
+        f["manual_entries"] += r.identified_by == "manual"
+        f["elder_pays_total"] += r.quote.elder_pays
+    for r in records:
+        if r.kind == "void":
+            figures.setdefault(r.cashier, dict.fromkeys(CashierFigures.model_fields, 0))["voids"] += 1
+    return {k: CashierFigures(**v) for k, v in sorted(figures.items())}

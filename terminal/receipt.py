@@ -15,7 +15,8 @@ can always be traced to exactly one ledger record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,12 @@ class ReceiptContext:
     masked_name: str | None = None
     """The elder's masked name (张*明), None for a walk-in or an elder no longer in the snapshot."""
     item_name: str | None = None
+    cashier_names: Mapping[str, str] = field(default_factory=dict)
+    """Cashier id -> the words printed for them (personal number and short name); unknown ids print as is."""
+
+
+def _cashier(record: MealRecord, ctx: ReceiptContext) -> str:
+    return ctx.cashier_names.get(record.cashier, record.cashier)
 
 
 def receipt_number(record: MealRecord, terminal_code: str) -> str:
@@ -120,7 +127,7 @@ def sale_receipt(sale: MealRecord, ctx: ReceiptContext, *, reprint: MealRecord |
     blocks += [
         Separator(),
         QrCode(str(sale.meal_id)),
-        TextLine(f"收银员 {sale.cashier}", align=Align.CENTER, max_lines=1),
+        TextLine(f"收银员 {_cashier(sale, ctx)}", align=Align.CENTER, max_lines=1),
     ]
     if reprint is not None:
         blocks.append(TextLine("*** 重打 ***", align=Align.CENTER, bold=True))
@@ -147,14 +154,21 @@ def void_slip(void: MealRecord, original: MealRecord, ctx: ReceiptContext, *, re
         TextLine(f"原因：{void.reason or ''}", max_lines=3),
         Separator(),
         QrCode(str(void.meal_id)),
-        TextLine(f"收银员 {void.cashier}", align=Align.CENTER, max_lines=1),
+        TextLine(f"收银员 {_cashier(void, ctx)}", align=Align.CENTER, max_lines=1),
         Feed(2),
         Cut(),
     ]
     return ReceiptDocument(tuple(blocks))
 
 
-def z_report_document(report: ZReport, *, canteen_name: str, zone: ZoneInfo, terminal_code: str) -> ReceiptDocument:
+def z_report_document(
+    report: ZReport,
+    *,
+    canteen_name: str,
+    zone: ZoneInfo,
+    terminal_code: str,
+    cashier_names: Mapping[str, str] | None = None,
+) -> ReceiptDocument:
     """The end-of-day Z-report: counts and sums in fen rendered as yuan, net of voids."""
     pays = report.elder_pays_by_method
     blocks: list[Block] = [
@@ -180,6 +194,18 @@ def z_report_document(report: ZReport, *, canteen_name: str, zone: ZoneInfo, ter
     blocks += [
         TwoColumnLine("运营补贴", format_yuan(report.operating_subsidy_total)),
         TwoColumnLine("作废金额", format_yuan(report.voided_price_total)),
+    ]
+    names = cashier_names or {}
+    for cashier_id, fig in sorted(report.by_cashier.items(), key=lambda kv: names.get(kv[0], kv[0])):
+        blocks += [
+            Separator(),
+            TextLine(f"收银员 {names.get(cashier_id, cashier_id)}", max_lines=1),
+            TwoColumnLine("  餐次", str(fig.meals)),
+            TwoColumnLine("  人工", str(fig.manual_entries)),
+            TwoColumnLine("  作废", str(fig.voids)),
+            TwoColumnLine("  收款", format_yuan(fig.elder_pays_total)),
+        ]
+    blocks += [
         Separator(),
         TwoColumnLine("流水号", f"{report.first_seq or '-'} ~ {report.last_seq or '-'}"),
         TextLine(f"链头 {report.chain_head[:16] if report.chain_head else '-'}"),

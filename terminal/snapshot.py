@@ -25,6 +25,7 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
 
+from ruyi.cashier import CashierEntry
 from ruyi.eligibility import ElderProfile
 from ruyi.errors import RuyiError
 from ruyi.i18n import problems_from
@@ -56,6 +57,8 @@ class SnapshotData(_Frozen):
     elders: tuple[RosterEntry, ...] = ()
     revoked_cards: tuple[Digest, ...] = ()
     menu: tuple[MenuItem, ...] = ()
+    cashiers: tuple[CashierEntry, ...] = ()
+    """Who may sign in at this canteen's counters: number, short name and PIN hash (never a PIN)."""
 
     @model_validator(mode="after")
     def _redacted(self) -> Self:
@@ -87,6 +90,7 @@ class Snapshot:
     by_tail: dict[str, list[RosterEntry]] = field(default_factory=dict)
     revoked: frozenset[str] = frozenset()
     menu_by_id: dict[str, MenuItem] = field(default_factory=dict)
+    by_number: dict[str, CashierEntry] = field(default_factory=dict)
 
     @classmethod
     def of(cls, data: SnapshotData) -> Snapshot:
@@ -99,6 +103,8 @@ class Snapshot:
                 snap.by_tail.setdefault(elder.id_tail, []).append(elder)
         for item in data.menu:
             snap.menu_by_id[item.id] = item
+        for cashier in data.cashiers:
+            snap.by_number[cashier.number] = cashier
         return snap
 
     @property
@@ -133,6 +139,9 @@ class Snapshot:
 
     def menu_item(self, item_id: str) -> MenuItem | None:
         return self.menu_by_id.get(item_id)
+
+    def cashier(self, number: str) -> CashierEntry | None:
+        return self.by_number.get(number.strip())
 
 
 def parse_snapshot(text: str | bytes) -> Snapshot:
@@ -184,6 +193,7 @@ def build_snapshot(
     card_secret: bytes,
     category_key: bytes,
     revoked_cards: Iterable[tuple[CardKind | str, str]] = (),
+    cashiers: Iterable[CashierEntry] = (),
 ) -> SnapshotData:
     """A snapshot from plain registry data: card numbers hashed with ``card_secret`` (the terminal's card-key
     secret), categories tokenised with ``category_key``, names masked, ID numbers cut to their last 4."""
@@ -204,4 +214,5 @@ def build_snapshot(
         elders=tuple(entries),
         revoked_cards=tuple(card_key_digest(card_secret, str(CardKind(k)), s) for k, s in revoked_cards),
         menu=tuple(menu),
+        cashiers=tuple(cashiers),
     )

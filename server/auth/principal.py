@@ -13,10 +13,14 @@ class Role(enum.StrEnum):
     BUREAU_OPERATOR = "bureau_operator"
     BUREAU_AUDITOR = "bureau_auditor"
     CANTEEN_MANAGER = "canteen_manager"
+    CASHIER = "cashier"
+    """Sells at one canteen's counters (signs in at a terminal with number and PIN); no API permission."""
     TERMINAL = "terminal"
 
 
-STAFF_ROLES = (Role.BUREAU_ADMIN, Role.BUREAU_OPERATOR, Role.BUREAU_AUDITOR, Role.CANTEEN_MANAGER)
+STAFF_ROLES = (Role.BUREAU_ADMIN, Role.BUREAU_OPERATOR, Role.BUREAU_AUDITOR, Role.CANTEEN_MANAGER, Role.CASHIER)
+CANTEEN_ROLES = frozenset({Role.CANTEEN_MANAGER, Role.CASHIER})
+"""Staff roles that belong to one canteen (``canteen_id`` required)."""
 
 
 class Perm(enum.StrEnum):
@@ -81,6 +85,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
             Perm.MEAL_FLAGS_READ,
         }
     ),
+    Role.CASHIER: frozenset(),
     Role.TERMINAL: frozenset({Perm.CANTEENS_READ, Perm.RULES_READ}),
 }
 
@@ -90,6 +95,7 @@ TOKEN_ROLES: dict[Role, frozenset[Role]] = {
     Role.BUREAU_OPERATOR: frozenset({Role.BUREAU_OPERATOR}),
     Role.BUREAU_AUDITOR: frozenset({Role.BUREAU_AUDITOR}),
     Role.CANTEEN_MANAGER: frozenset({Role.CANTEEN_MANAGER}),
+    Role.CASHIER: frozenset(),
     Role.TERMINAL: frozenset(),
 }
 

@@ -5,9 +5,11 @@ import uuid
 from fastapi import APIRouter, status
 
 from server.auth import service
+from server.auth.cashiers import set_cashier_pin
 from server.auth.dependencies import CurrentPrincipal, CurrentStaff, SettingsDep, StaffManager
 from server.auth.principal import Role
 from server.auth.schemas import (
+    CashierPinIn,
     LoginIn,
     MeOut,
     SessionOut,
@@ -34,6 +36,8 @@ def staff_out(staff: Staff) -> StaffOut:
         canteen_id=staff.canteen_id,
         active=staff.active,
         created_at=staff.created_at,
+        cashier_no=staff.cashier_no,
+        pin_set=staff.pin_hash is not None,
     )
 
 
@@ -124,5 +128,14 @@ def list_staff(_actor: StaffManager, session: SessionDep) -> list[StaffOut]:
 @router.post("/staff/{staff_id}/deactivate", response_model=StaffOut, responses=responses(401, 403, 404))
 def deactivate_staff(staff_id: uuid.UUID, actor: StaffManager, session: SessionDep) -> StaffOut:
     staff = service.set_staff_active(session, actor=actor, staff_id=staff_id, active=False)
+    session.commit()
+    return staff_out(staff)
+
+
+@router.post("/staff/{staff_id}/cashier-pin", response_model=StaffOut, responses=responses(401, 403, 404, 409, 422))
+def cashier_pin(staff_id: uuid.UUID, body: CashierPinIn, actor: StaffManager, session: SessionDep) -> StaffOut:
+    """Set a cashier's personal number and PIN (audited; the PIN is stored only as a salted scrypt hash and
+    reaches the canteen's terminals as that hash with their next pull)."""
+    staff = set_cashier_pin(session, actor=actor, staff_id=staff_id, number=body.number, pin=body.pin)
     session.commit()
     return staff_out(staff)

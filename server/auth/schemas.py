@@ -27,6 +27,10 @@ class StaffOut(BaseModel):
     canteen_id: uuid.UUID | None
     active: bool
     created_at: datetime
+    cashier_no: str | None = None
+    """The personal number a cashier signs in with at the canteen's terminals."""
+    pin_set: bool = False
+    """Whether a cashier PIN is set (the PIN and its hash are never shown)."""
 
 
 class SessionOut(BaseModel):
@@ -47,6 +51,13 @@ class StaffCreated(BaseModel):
     staff: StaffOut
     password: str
     """Generated; shown once. The staff member should change it (not yet supported: ask an admin to re-create)."""
+
+
+class CashierPinIn(_In):
+    number: str = Field(pattern=r"^[0-9]{1,8}$")
+    """The personal number typed at the terminal (unique within the canteen)."""
+    pin: str = Field(pattern=r"^[0-9]{4,8}$")
+    """4-8 digits; stored only as a salted scrypt hash."""
 
 
 class TokenCreate(_In):

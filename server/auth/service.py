@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
 from server.audit import service as audit
-from server.auth.principal import STAFF_ROLES, TOKEN_ROLES, Perm, Principal, Role
+from server.auth.principal import CANTEEN_ROLES, STAFF_ROLES, TOKEN_ROLES, Perm, Principal, Role
 from server.auth.tables import AuthToken, Staff
 from server.base import utcnow
 from server.canteens.tables import Canteen, Terminal
@@ -43,7 +43,7 @@ def staff_principal(staff: Staff, roles: frozenset[Role], token_id: uuid.UUID | 
         id=staff.id,
         name=staff.username,
         roles=roles,
-        canteen_id=staff.canteen_id if Role(staff.role) is Role.CANTEEN_MANAGER else None,
+        canteen_id=staff.canteen_id if Role(staff.role) in CANTEEN_ROLES else None,
         token_id=token_id,
     )
 
@@ -71,17 +71,19 @@ def create_staff(
     """Create a member of staff with a generated password (returned once)."""
     if role not in STAFF_ROLES:
         raise Invalid.field("role", "role.not_staff", "终端不是工作人员角色", "terminal is not a staff role")
-    if role is Role.CANTEEN_MANAGER:
+    if role in CANTEEN_ROLES:
         if canteen_id is None:
-            raise Invalid.field("canteen_id", "missing", "食堂管理员须指定食堂", "a canteen manager needs a canteen")
+            raise Invalid.field(
+                "canteen_id", "missing", "食堂管理员和收银员须指定食堂", "a canteen manager or cashier needs a canteen"
+            )
         if session.get(Canteen, canteen_id) is None:
             raise Invalid.field("canteen_id", "canteen.unknown", "食堂不存在", "no such canteen")
     elif canteen_id is not None:
         raise Invalid.field(
             "canteen_id",
             "canteen.not_allowed",
-            "只有食堂管理员属于某个食堂",
-            "only canteen managers belong to a canteen",
+            "只有食堂管理员和收银员属于某个食堂",
+            "only canteen managers and cashiers belong to a canteen",
         )
     if session.exec(select(Staff).where(col(Staff.username) == username)).first() is not None:
         raise Conflict(f"用户名 {username} 已存在", f"username {username} is taken", code="staff.username_taken")

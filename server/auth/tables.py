@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from server.base import new_id, ts_column, utcnow
@@ -10,6 +11,7 @@ from server.base import new_id, ts_column, utcnow
 
 class Staff(SQLModel, table=True):
     __tablename__ = "staff"
+    __table_args__ = (sa.Index("uq_staff_canteen_cashier_no", "canteen_id", "cashier_no", unique=True),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     username: str = Field(max_length=64, unique=True)
@@ -17,8 +19,12 @@ class Staff(SQLModel, table=True):
     password_hash: str = Field(max_length=256)
     role: str = Field(max_length=32)
     canteen_id: uuid.UUID | None = Field(default=None, foreign_key="canteens.id")
-    """Required for canteen managers: the one canteen they manage."""
+    """Required for canteen managers and cashiers: the one canteen they belong to."""
     active: bool = True
+    cashier_no: str | None = Field(default=None, max_length=8)
+    """The personal number a cashier types at a terminal (unique within the canteen); set with the PIN."""
+    pin_hash: str | None = Field(default=None, max_length=160)
+    """scrypt of the cashier's PIN with its own salt (``ruyi.cashier.hash_pin``); the PIN is never stored."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 

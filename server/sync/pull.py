@@ -19,6 +19,7 @@ from ruyi.idnum import mask_name
 from ruyi.redact import profile_for_terminal, rulebook_for_terminal
 from ruyi.rules import RuleBook
 from ruyi.sync import MenuItem, OfflinePolicy, PullResponse, RosterEntry, card_key_digest
+from server.auth.cashiers import cashiers_of
 from server.auth.principal import Principal
 from server.base import as_uuid, utcnow
 from server.canteens.tables import Canteen
@@ -156,6 +157,7 @@ def _full_page(session: Session, of: _PullFor, *, taken_at: int, at: Cursor | No
         menu=_menu(session, of.canteen.id, of.today),
         roster=tuple(roster),
         revoked_cards=_revoked_keys(session, None, of.card_secret),
+        cashiers=cashiers_of(session, of.canteen.id) if at is None or at.after is None else None,
         offline_policy=of.policy,
         server_time=of.now,
     )
@@ -197,6 +199,7 @@ def _delta_page(session: Session, of: _PullFor, *, at: Cursor, current: int) -> 
         roster=tuple(roster),
         removed_elders=tuple(removed),
         revoked_cards=_revoked_keys(session, card_ids, of.card_secret) if first and card_ids else (),
+        cashiers=cashiers_of(session, of.canteen.id) if first else None,
         offline_policy=of.policy,
         server_time=of.now,
     )

@@ -84,6 +84,7 @@ def pull_pages(
                 elders=tuple(work.elders.values()),
                 revoked_cards=tuple(sorted(work.revoked)),
                 menu=work.data.menu,
+                cashiers=work.data.cashiers,
             )
         except ValidationError:
             raise SyncFailure("sync.bad_snapshot", "the pulled snapshot is not one a terminal may hold") from None
@@ -105,6 +106,9 @@ def _apply(work: _Work, page: PullResponse) -> None:
         work.changed = True
     if page.menu is not None:
         work.data = work.data.model_copy(update={"menu": page.menu})
+        work.changed = True
+    if page.cashiers is not None and page.cashiers != work.data.cashiers:
+        work.data = work.data.model_copy(update={"cashiers": page.cashiers})
         work.changed = True
     for entry in page.roster:
         work.elders[entry.elder_id] = entry

@@ -108,6 +108,27 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # messages the station composes
     "msg.no_sale": ("没有正在进行的收款，请先刷卡", "No open sale: tap a card first"),
     "msg.cancelled": ("已取消，未记账", "Cancelled; nothing recorded"),
+    # cashier sign-in (key K)
+    "signin.title": ("收银员签到", "Cashier sign-in"),
+    "signin.number": ("工号", "Number"),
+    "signin.pin": ("密码", "PIN"),
+    "signin.key": ("签到/换班", "Sign in / switch"),
+    "signin.out_button": ("签退", "Sign out"),
+    "signin.who": ("收银员 {who}", "Cashier {who}"),
+    "signin.nobody": ("未签到", "Nobody signed in"),
+    "signin.required": (
+        "未签到，不能收款：按 K 输入工号和密码签到",
+        "Nobody is signed in: no sale can be opened. Press K and sign in with your number and PIN",
+    ),
+    "signin.ok": ("已签到：收银员 {who}", "Signed in: cashier {who}"),
+    "signin.out": ("已签退，下一位收银员请按 K 签到", "Signed out; the next cashier presses K to sign in"),
+    "signin.wrong": ("工号或密码不正确，还可尝试 {left} 次", "Wrong number or PIN; {left} tries left"),
+    "signin.malformed": ("请输入工号和 4–8 位数字密码", "Type your number and a 4-8 digit PIN"),
+    "signin.locked": (
+        "密码错误次数过多，本机签到已锁定至 {until}",
+        "Too many wrong PINs: sign-in at this terminal is locked until {until}",
+    ),
+    "signin.sale_open": ("请先完成或取消当前收款，再签退或换班", "Finish or cancel the open sale before switching"),
     "msg.replace_ask": (
         "{who} 刷了卡，当前收款尚未确认：按 N 改收 {who}；按 Enter 先确认当前的，按 Esc 取消当前的",
         "{who} tapped while this sale is open: N switches to {who}; Enter confirms this one first, Esc cancels it",

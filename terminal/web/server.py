@@ -69,6 +69,11 @@ class ReprintBody(BaseModel):
     """None: the last receipt of today."""
 
 
+class SignInBody(BaseModel):
+    number: str = Field(default="", max_length=16)
+    pin: str = Field(default="", max_length=16)
+
+
 class LangBody(BaseModel):
     lang: Lang
 
@@ -86,6 +91,7 @@ def create_app(station: Station) -> FastAPI:
 
     _pages(app, station)
     _sale_actions(app, station)
+    _sign_in_actions(app, station)
     _record_actions(app, station)
     return app
 
@@ -178,6 +184,18 @@ def _sale_actions(app: FastAPI, station: Station) -> None:
     @app.post("/api/manual/open")
     def manual(body: ManualBody) -> dict[str, Any]:
         station.manual(body.ref, body.reason)
+        return _answer(station)
+
+
+def _sign_in_actions(app: FastAPI, station: Station) -> None:
+    @app.post("/api/cashier/sign-in")
+    def sign_in(body: SignInBody) -> dict[str, Any]:
+        station.sign_in(body.number, body.pin)
+        return _answer(station)
+
+    @app.post("/api/cashier/sign-out")
+    def sign_out() -> dict[str, Any]:
+        station.sign_out()
         return _answer(station)
 
 

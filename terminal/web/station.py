@@ -35,6 +35,7 @@ from terminal.sync import NotConnected, ServerLink, ServerLinkSource
 from terminal.web import views
 from terminal.web.messages import Lang, text
 from terminal.web.notices import Done, Level, Notice, StationError
+from terminal.web.signin import SignInPart
 from terminal.web.speech import Announcer, Silent, spoken_text
 
 __all__ = ["SCREEN_METHODS", "Done", "Notice", "Station", "StationError", "View"]
@@ -54,7 +55,7 @@ class _Subscriber:
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
 
 
-class Station:
+class Station(SignInPart):
     def __init__(
         self,
         counter: Counter,
@@ -503,6 +504,7 @@ class Station:
             "status": self._status_view(lang),
             "today": self._today,
             "z": self.last_z,
+            "cashier": self._cashier_view(lang),
             "sent_ms": self._wall_ms(),
         }
 

@@ -128,6 +128,17 @@ class StatusView(TypedDict):
     reprint_pending: int
 
 
+class CashierSignView(TypedDict):
+    """Who is signed in (personal number and short name), whether sign-in is required, and the lockout."""
+
+    who: str | None
+    required: bool
+    signed_out: bool
+    """True while no sale can be opened: sign-in is required and nobody is signed in."""
+    locked_until: str | None
+    text: str
+
+
 class CashierView(TypedDict):
     v: int
     lang: str
@@ -145,6 +156,7 @@ class CashierView(TypedDict):
     status: StatusView
     today: TodayView | None
     z: ZView | None
+    cashier: CashierSignView
     sent_ms: float
 
 

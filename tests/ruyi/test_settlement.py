@@ -283,6 +283,28 @@ def test_void_share_per_cashier() -> None:
     assert len(checks[0].evidence.meal_ids) == 8
 
 
+def test_signed_in_cashiers_are_checked_apart() -> None:
+    """Two cashiers signed in at the counters (their records carry their staff ids): one identifies 31 of
+    her 150 elders by hand, the other none. Under one shared id (every meal recorded as "cashier", as before
+    sign-in) the share was 31/300 and nothing showed; apart, only the first is above 20%, and only her voids count
+    against her sales."""
+    wang, li = "0192a6f0-0000-7000-8000-00000000c001", "0192a6f0-0000-7000-8000-00000000c002"
+    m = clean_month()
+    m.facts = [dataclasses.replace(f, cashier="cashier") for f in m.facts]
+    ks = [i for i, f in enumerate(clean_month().facts) if f.cashier == "k1"]
+    for i in ks[:31]:
+        m.facts[i] = dataclasses.replace(m.facts[i], identified_by="manual")
+    m.z = z_of(m.facts)
+    assert m.codes() == []  # one shared id: the manual share hides in the whole counter's
+    m.facts = [dataclasses.replace(f, cashier=wang if i in ks else li) for i, f in enumerate(m.facts)]
+    checks = m.run().checks
+    assert [(c.code, c.evidence.subject) for c in checks] == [("manual_share", wang)]
+    li_sales = [f for f in m.facts if f.cashier == li]
+    m.facts += [void(f, cashier=li) for f in li_sales[:8]]  # 8/150 > 5%: Li's, not Wang's
+    m.z = z_of(m.facts)
+    assert sorted((c.code, c.evidence.subject) for c in m.run().checks) == [("manual_share", wang), ("void_share", li)]
+
+
 def test_volume_spike_against_rolling_baseline() -> None:
     m = clean_month()
     day = date(2026, 6, 7)

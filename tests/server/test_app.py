@@ -25,7 +25,7 @@ def test_health_reports_database(api: Api) -> None:
     assert body["status"] == "ok"
     assert body["database"] == api.engine.dialect.name
 
-    assert body["revision"] == "0009"
+    assert body["revision"] == "0010"
 
 
 def test_openapi_document_lists_api(api: Api) -> None:

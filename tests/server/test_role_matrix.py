@@ -132,6 +132,12 @@ def _staff_to_deactivate(w: World, who: str, t: str) -> Req:
     return Req(f"/api/v1/staff/{made['staff']['id']}/deactivate")
 
 
+def _cashier_pin(w: World, who: str, t: str) -> Req:
+    body = {"username": f"c-{uuid.uuid4().hex[:8]}", "role": "cashier", "canteen_id": w.cid(t)}
+    made = w.api.ok("POST", "/api/v1/staff", w.api.admin, 201, json=body)
+    return Req(f"/api/v1/staff/{made['staff']['id']}/cashier-pin", json={"number": "1", "pin": "2468"})
+
+
 def _elder_path(suffix: str = "", body: Any = None) -> Builder:
     return lambda w, who, t: Req(f"/api/v1/elders/{w.elder(t)['id']}{suffix}", json=body)
 
@@ -327,6 +333,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
         ),
     ),
     ("POST", "/api/v1/staff/{staff_id}/deactivate"): Entry(frozenset({ADMIN}), _staff_to_deactivate),
+    ("POST", "/api/v1/staff/{staff_id}/cashier-pin"): Entry(frozenset({ADMIN}), _cashier_pin),
     ("GET", "/api/v1/audit"): Entry(frozenset({ADMIN, AUDIT}), _p("/api/v1/audit")),
     ("GET", "/api/v1/canteens"): Entry(EVERY, _p("/api/v1/canteens")),
     ("POST", "/api/v1/canteens"): Entry(

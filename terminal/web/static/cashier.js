@@ -110,6 +110,11 @@
       $("done-method").textContent = done.method;
     }
     if (s.z) renderZ(s.z);
+    const c = s.cashier;
+    $("cashier").textContent = c.text;
+    $("cashier").classList.toggle("bad", c.signed_out);
+    $("signed-out").hidden = !c.signed_out;
+    document.body.dataset.signedOut = c.signed_out ? "1" : "";
   }
 
   function renderSale(sale) {
@@ -362,6 +367,27 @@
   $("a-reprint").onclick = openReprint;
   $("a-z").onclick = openZ;
   $("a-printer").onclick = () => act("/api/printer/check", {});
+  /* K: sign out whoever is signed in (refused while a sale is open) and ask the next cashier's number and PIN. */
+  async function openSignIn() {
+    if (state && state.cashier.who) {
+      const res = await act("/api/cashier/sign-out", {});
+      if (!res.ok) return;
+    }
+    const d = openDialog("d-signin");
+    $("c-number").value = "";
+    $("c-pin").value = "";
+    $("c-number").focus();
+    return d;
+  }
+  async function signInDo() {
+    const d = $("d-signin");
+    const res = await act("/api/cashier/sign-in", { number: $("c-number").value, pin: $("c-pin").value });
+    $("c-pin").value = "";
+    if (res.ok) d.close();
+    else dlgMsg(d, res);
+  }
+  $("a-signin").onclick = openSignIn;
+  $("c-do").onclick = signInDo;
   $("a-lang").onclick = () => act("/api/lang", { lang: state && state.lang === "en" ? "zh" : "en" });
 
   function pickKey(ev, list, key, render) {
@@ -399,6 +425,10 @@
         ev.preventDefault();
         reprintAll();
       }
+    } else if (d.id === "d-signin" && ev.key === "Enter") {
+      ev.preventDefault();
+      if (document.activeElement === $("c-number")) $("c-pin").focus();
+      else signInDo();
     } else if (d.id === "d-z" && ev.key === "Enter") {
       ev.preventDefault();
       zDo();
@@ -439,7 +469,7 @@
       saleKey(() => (state && state.waiting ? ["/api/sale/replace", {}] : null));
       return;
     }
-    const actions = { s: "a-walkin", r: "a-manual", v: "a-void", b: "a-reprint", j: "a-z", p: "a-printer", l: "a-lang" };
+    const actions = { s: "a-walkin", r: "a-manual", v: "a-void", b: "a-reprint", j: "a-z", p: "a-printer", l: "a-lang", k: "a-signin" };
     if (actions[key]) {
       ev.preventDefault();
       $(actions[key]).click();

@@ -54,6 +54,7 @@ snapshot_path = "snapshot.json"
 card_key_secret_file = "secret"
 reader_name = "{READER_NAME}"
 timezone = "Asia/Shanghai"
+sign_in = false  # this process shows the quote of a tap on stdout; sign-in is tested on the screens
 # the process runs on the real clock: lunch all day, so the expected quote holds at any hour
 [slot_starts]
 lunch = 00:00:00

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from ruyi.cashier import CashierEntry, hash_pin
 from ruyi.eligibility import CategorySpan, ElderProfile, EnrolmentStatus, StatusChange
 from ruyi.idnum import Sex, make_resident_id
 from ruyi.rules import RuleBook, parse_rulebook
@@ -89,6 +90,25 @@ MENU = (
 )
 
 
+# Two cashiers of the canteen, as the server sends them: staff ids, numbers, names and scrypt hashes of their PINs
+# (fixed salts here so every test builds the same snapshot; the server draws a new salt for every PIN).
+CASHIER_PINS = {"1001": "482913", "1002": "250807"}
+CASHIERS = (
+    CashierEntry(
+        id="0192a6f0-0000-7000-8000-00000000c001",
+        number="1001",
+        name="王芳",
+        pin_hash=hash_pin(CASHIER_PINS["1001"], b"salt-of-cashier1"),
+    ),
+    CashierEntry(
+        id="0192a6f0-0000-7000-8000-00000000c002",
+        number="1002",
+        name="李雷",
+        pin_hash=hash_pin(CASHIER_PINS["1002"], b"salt-of-cashier2"),
+    ),
+)
+
+
 def snapshot_data(people: tuple[Person, ...] = PEOPLE) -> SnapshotData:
     return build_snapshot(
         created_at=NOON - timedelta(hours=6),
@@ -98,6 +118,7 @@ def snapshot_data(people: tuple[Person, ...] = PEOPLE) -> SnapshotData:
         card_secret=CARD_SECRET,
         category_key=CATEGORY_KEY,
         revoked_cards=[("uid", REVOKED.uid or "")],
+        cashiers=CASHIERS,
     )
 
 

@@ -28,7 +28,7 @@ from terminal.virtual.printer import LoopbackPrinter
 from terminal.web.settings import ScreenSettings
 from terminal.web.station import Station
 from tests.terminal.counter.conftest import printed, tcp_printer
-from tests.terminal.counter.world import CARD_SECRET, Clock, snapshot_data
+from tests.terminal.counter.world import CARD_SECRET, CASHIER_PINS, Clock, snapshot_data
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -107,6 +107,17 @@ timeout_s = 1.0
 
 @pytest.fixture
 def terminal(tmp_path: Path, pcscd: PrivatePcscd, loopback: LoopbackPrinter) -> Iterator[Terminal]:
+    """A running terminal with cashier 1001 signed in."""
+    yield from _terminal(tmp_path, pcscd, loopback, sign_in=True)
+
+
+@pytest.fixture
+def signed_out_terminal(tmp_path: Path, pcscd: PrivatePcscd, loopback: LoopbackPrinter) -> Iterator[Terminal]:
+    """A running terminal as it starts: nobody signed in."""
+    yield from _terminal(tmp_path, pcscd, loopback, sign_in=False)
+
+
+def _terminal(tmp_path: Path, pcscd: PrivatePcscd, loopback: LoopbackPrinter, *, sign_in: bool) -> Iterator[Terminal]:
     config = load_config(write_config(tmp_path, loopback.port))
     clock = Clock()
     speech = tmp_path / "speech"
@@ -131,6 +142,8 @@ def terminal(tmp_path: Path, pcscd: PrivatePcscd, loopback: LoopbackPrinter) -> 
         "the card reader",
         lambda: app.counter.reader_status is not None and app.counter.reader_status.state is ReaderState.CONNECTED,
     )
+    if sign_in:
+        term.station.sign_in("1001", CASHIER_PINS["1001"])  # as the cashier does with K at the start of a shift
     try:
         yield term
     finally:
