@@ -255,9 +255,10 @@ def exports(doc: StatementDoc, repeat: int) -> None:
         t2 = time.perf_counter()
         xlsx_times.append(t1 - t0)
         pdf_times.append(t2 - t1)
-    lines = len(doc.statement.lines)
-    print(f"xlsx          median {statistics.median(xlsx_times):.3f} s  ({len(xlsx):,} bytes, {lines} lines)")
-    print(f"pdf           median {statistics.median(pdf_times):.3f} s  ({len(pdf):,} bytes, {lines} lines)")
+    s = doc.statement
+    lines = f"{len(s.lines)} lines + {len(s.operating)} operating days + {len(s.held)} held rows"
+    print(f"xlsx          median {statistics.median(xlsx_times):.3f} s  ({len(xlsx):,} bytes, {lines})")
+    print(f"pdf           median {statistics.median(pdf_times):.3f} s  ({len(pdf):,} bytes, {lines})")
 
 
 if __name__ == "__main__":
