@@ -158,7 +158,7 @@ def populate(url: str, *, meals: int, canteens: int, months: int) -> None:  # no
                     day = month.first_day + timedelta(days=rng.randrange(days))
                     when = datetime(day.year, day.month, day.day, 11, rng.randrange(60), tzinfo=ZONE)
                     elder = None if rng.random() < 0.1 else rng.choice(elders[c])
-                    subsidy = 400 if elder else 0
+                    subsidy = (300 if mi < 6 else 400) if elder else 0  # the city rules' age70 tier (2026.1, 2026.7)
                     seqs[t] += 1
                     mid = uuid.UUID(int=rng.getrandbits(128))
                     canonical = _canonical(str(mid), str(t), str(c), seqs[t], "sale", None, when,

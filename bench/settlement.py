@@ -5,8 +5,11 @@ voids, reprints, flagged and decided meals, other canteens' meals of the same el
 check runs. Prints the time of ``settle`` alone, of the content hash and of the CSV export, and facts/s.
 ``--registry``: settle against the registry as it stands now (every subsidised meal priced again; one elder in a
 hundred registered deceased from the 20th, after the meals), the eligibility re-check's cost.
+``--catchment N``: the attendance check's catchment of N elders (random status histories) counted per day from
+each elder's eligible spans vs every elder assessed on every day (the figures must agree; the ratio is printed).
+``--pdf``: also the XLSX and PDF exports of the statement (the PDF needs the server's fonts and fpdf2).
 
-Run: .venv/bin/python -m bench.settlement [--facts 300000] [--repeat 3] [--registry]
+Run: .venv/bin/python -m bench.settlement [--facts 300000] [--repeat 3] [--registry] [--catchment 3800] [--pdf]
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ruyi.settlement import (
     settle,
     statement_hash,
 )
+from ruyi.settlement.catchment import eligible_per_day, eligible_per_day_slow
 
 RULES = parse_rulebook((Path(__file__).resolve().parents[1] / "deploy" / "rules" / "ruyi-city.yaml").read_text())
 MONTH = Month(2026, 6)
@@ -160,7 +164,12 @@ def main() -> None:
     parser.add_argument("--facts", type=int, default=300_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--registry", action="store_true")
+    parser.add_argument("--catchment", type=int, default=0, help="time the catchment of N elders instead")
+    parser.add_argument("--pdf", action="store_true", help="also time the XLSX and PDF exports")
     args = parser.parse_args()
+    if args.catchment:
+        catchment(args.catchment, args.repeat)
+        return
     facts, other, z = workload(args.facts, random.Random(7))
     now = registry(facts) if args.registry else None
     enrolled = {MONTH.first_day + timedelta(days=k): args.facts // 30 for k in range(30)}
@@ -188,6 +197,8 @@ def main() -> None:
         hash_times.append(t2 - t1)
         csv_times.append(t3 - t2)
     s = result.statement
+    if args.pdf:
+        exports(StatementDoc(s, RULES, "ry-01", "如意食堂一号店", "draft"), args.repeat)
     best = min(times)
     print(f"facts {len(facts):,} (+{len(other):,} at other canteens, {len(z)} Z-reports), repeat {args.repeat}")
     print(f"settle        median {statistics.median(times):.3f} s  best {best:.3f} s  {len(facts) / best:,.0f} facts/s")
@@ -198,6 +209,56 @@ def main() -> None:
         f"payable {format_yuan(s.totals.payable)} (cap reduction {s.totals.operating_cap_reduction} fen), "
         f"{len(result.checks)} checks: {sorted({c.code for c in result.checks})}"
     )
+
+
+def catchment(n: int, repeat: int) -> None:
+    """N elders, a third of them with a status change inside the month (suspended, back, deceased)."""
+    rng = random.Random(11)
+    profiles = []
+    for k in range(n):
+        statuses = [StatusChange(status=EnrolmentStatus.ENROLLED, effective_from=date(2020, 1, 1))]
+        if k % 3 == 0:
+            day = MONTH.first_day + timedelta(days=rng.randrange(30))
+            kind = rng.choice([EnrolmentStatus.SUSPENDED, EnrolmentStatus.DECEASED])
+            statuses.append(StatusChange(status=kind, effective_from=day))
+            if kind == EnrolmentStatus.SUSPENDED:
+                back = day + timedelta(days=rng.randrange(1, 10))
+                statuses.append(StatusChange(status=EnrolmentStatus.ENROLLED, effective_from=back))
+        born = date(1966, 6, 1) + timedelta(days=rng.randrange(-9000, 60))  # a few turn 60 this month
+        profiles.append(ElderProfile(elder_id=f"e{k}", birth_date=born, statuses=tuple(statuses)))
+    first, end = MONTH.first_day, MONTH.next().first_day
+    spans, every = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fast = eligible_per_day(profiles, RULES, first, end)
+        t1 = time.perf_counter()
+        slow = eligible_per_day_slow(profiles, RULES, first, end)
+        t2 = time.perf_counter()
+        assert fast == slow
+        spans.append(t1 - t0)
+        every.append(t2 - t1)
+    a, b = statistics.median(spans), statistics.median(every)
+    print(f"catchment of {n:,} elders, {len(fast)} days: spans median {a * 1000:.1f} ms, every elder every day")
+    print(f"  median {b * 1000:.1f} ms: ratio {a / b:.3f} (same figures)")
+
+
+def exports(doc: StatementDoc, repeat: int) -> None:
+    from server.settlements.exports import statement_xlsx  # noqa: PLC0415 (the pure bench runs without them)
+    from server.settlements.pdf import statement_pdf  # noqa: PLC0415
+
+    xlsx_times, pdf_times = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        xlsx = statement_xlsx(doc)
+        t1 = time.perf_counter()
+        pdf = statement_pdf(doc)
+        t2 = time.perf_counter()
+        xlsx_times.append(t1 - t0)
+        pdf_times.append(t2 - t1)
+    s = doc.statement
+    lines = f"{len(s.lines)} lines + {len(s.operating)} operating days + {len(s.held)} held rows"
+    print(f"xlsx          median {statistics.median(xlsx_times):.3f} s  ({len(xlsx):,} bytes, {lines})")
+    print(f"pdf           median {statistics.median(pdf_times):.3f} s  ({len(pdf):,} bytes, {lines})")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from ruyi.settlement import (
     Totals,
     statement_hash,
 )
+from ruyi.settlement.recheck import ELIGIBILITY_CHANGED
 
 BOM = "\ufeff"
 CRLF = "\r\n"
@@ -137,6 +138,9 @@ class StatementDoc:
     masked: bool = False
     """Category tiers merged into :data:`CATEGORY_TIER` (a caller without ``categories.read``)."""
     closed_at: datetime | None = None
+    facts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Meal id -> (zh, en) the registry fact behind a held ``eligibility_changed`` meal of the month
+    (:attr:`ruyi.settlement.Settlement.facts`), shown beside it; empty for a closed month or a masked export."""
 
     @property
     def hash(self) -> str:
@@ -266,14 +270,28 @@ def _text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def flags_text(h: HeldMeal) -> str:
-    """The flags a held meal carries, in Chinese."""
-    return "、".join(FLAG_TEXT.get(f, (f, f))[0] for f in h.flags)
+SHORT_FLAG_TEXT = {ELIGIBILITY_CHANGED: "登记信息变更，补贴不再成立"}
+"""What a held meal's row says for a flag whose full text (:data:`ruyi.flags.FLAG_TEXT`) is a paragraph."""
 
 
-def reasons_text(h: HeldMeal) -> str:
-    """Why a meal is held or not paid, in Chinese: its status, then its flags."""
-    reasons = flags_text(h)
+def flags_text(h: HeldMeal, doc: StatementDoc | None = None) -> str:
+    """The flags a held meal carries, in Chinese; with ``doc``, the registry fact behind an
+    ``eligibility_changed`` hold (:attr:`StatementDoc.facts`), or for a meal of a closed month taken back, where
+    the facts are named (the adjustment line's note)."""
+    text = "、".join(SHORT_FLAG_TEXT.get(f) or FLAG_TEXT.get(f, (f, f))[0] for f in h.flags)
+    if doc is None or ELIGIBILITY_CHANGED not in h.flags:
+        return text
+    fact = doc.facts.get(h.meal_id)
+    if fact is not None:
+        return f"{text}；{fact[0]}"
+    if h.origin != doc.statement.month and h.status == "held":
+        return f"{text}（见调整项说明）"
+    return text
+
+
+def reasons_text(h: HeldMeal, doc: StatementDoc | None = None) -> str:
+    """Why a meal is held or not paid, in Chinese: its status, then its flags (:func:`flags_text`)."""
+    reasons = flags_text(h, doc)
     return HELD_TEXT[h.status] + (f"：{reasons}" if reasons else "")
 
 
@@ -318,7 +336,7 @@ def statement_rows(doc: StatementDoc) -> list[dict[str, str]]:
         _subtotal("adjustment", meals=sum(len(a.meal_ids) for a in s.adjustments),
                   adjustment_yuan=_y(sum(a.amount for a in s.adjustments)),
                   payable_yuan=_y(sum(a.amount for a in s.adjustments))),
-        *map(_held_row, s.held),
+        *(_held_row(h, doc) for h in s.held),
         _subtotal("held", meals=len(s.held), held_subsidy_yuan=_y(sum(h.subsidy for h in s.held))),
         _total_row(doc),
         {"section": SECTION_TEXT["hash"], "item": doc.hash, "row": "hash"},
@@ -392,13 +410,13 @@ def _adjustment_row(a: AdjustmentLine) -> dict[str, str]:
     }
 
 
-def _held_row(h: HeldMeal) -> dict[str, str]:
+def _held_row(h: HeldMeal, doc: StatementDoc) -> dict[str, str]:
     return {
         "section": SECTION_TEXT["held"],
         "day": h.service_date.isoformat(),
         "slot": SLOT_TEXT[h.slot][0],
         "origin_month": str(h.origin),
-        "item": reasons_text(h),
+        "item": reasons_text(h, doc),
         "meals": "1",
         "held_subsidy_yuan": _y(h.subsidy),
         "meal_id": h.meal_id,

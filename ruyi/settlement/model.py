@@ -417,6 +417,9 @@ class CheckResult:
 class Settlement:
     statement: Statement
     checks: tuple[CheckResult, ...]
+    facts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Meal id -> (zh, en) the registry fact that no longer supports it, for the month's meals held
+    ``eligibility_changed`` (exports explain each held meal with it; not part of the statement or its hash)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,8 +86,9 @@ def settle(
         voided=tuple(ledger.voided),
         totals=_totals(ledger, rules, constr, adjustments, held),
     )
+    explained = {mid: f.texts() for mid, f in ledger.ineligible.items()}
     if not checks:
-        return Settlement(statement, ())
+        return Settlement(statement, (), explained)
     view = MonthView(
         ledger=ledger,
         month=month,
@@ -100,7 +101,7 @@ def settle(
         held=tuple(held),
     )
     results = sorted([*run_checks(view, cfg), *eligibility_checks(ledger, month, held, cfg)], key=lambda c: c.key)
-    return Settlement(statement, tuple(results))
+    return Settlement(statement, tuple(results), explained)
 
 
 def eligibility_checks(

@@ -61,8 +61,10 @@ Column = tuple[str, str, bool]
 def statement_doc(session: Session, it: Target) -> StatementDoc:
     """The statement an export of ``it`` is made of (stored if closed, computed now if open; masked for callers
     without ``categories.read``) with its rule book, canteen and state."""
+    statement, facts = service.export_statement(session, actor=it.actor, row=it.row, ctx=it.ctx)
     return StatementDoc(
-        statement=service.export_statement(session, actor=it.actor, row=it.row, ctx=it.ctx),
+        statement=statement,
+        facts=facts,
         book=it.ctx.book,
         canteen_code=it.canteen.code,
         canteen_name=it.canteen.name,
@@ -281,7 +283,7 @@ def statement_xlsx(doc: StatementDoc) -> bytes:
     sheets.append(_sheet(wb, "建设与调整", BUREAU_COLUMNS, rows, total))
     held = [
         (h.meal_id, str(h.origin), h.service_date.isoformat(), SLOT_TEXT[h.slot][0], HELD_TEXT[h.status],
-         flags_text(h), ";".join(h.flags), h.subsidy)
+         flags_text(h, doc), ";".join(h.flags), h.subsidy)
         for h in s.held
     ]  # fmt: skip
     total = ["合计", f"{len(held)} 份", *[None] * 5, sum(h.subsidy for h in s.held)]

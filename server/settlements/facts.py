@@ -18,10 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from ruyi.eligibility import ElderProfile, EnrolmentStatus, StatusChange, assess
+from ruyi.eligibility import ElderProfile, EnrolmentStatus, StatusChange
 from ruyi.redact import token
 from ruyi.rules import RuleBook
 from ruyi.settlement import MealFact, Month, SettlementConfig, ZTotals
+from ruyi.settlement.catchment import eligible_per_day
 from server import sql
 from server.canteens.tables import Canteen
 from server.elders.service import statuses_of
@@ -297,7 +298,8 @@ def enrolment(
     the elders whose home canteen it is, and the ``served`` elders who came from elsewhere or have no home canteen
     (the subsidy follows the person), each counted on the days they are enrolled and eligible (status, age, area)
     under the version then in force. Days without a version in force have no figure. Two queries plus one per
-    500 visitors; statuses by the same chunks."""
+    500 visitors; statuses by the same chunks. Counted from each elder's eligible spans
+    (:func:`~ruyi.settlement.catchment.eligible_per_day`), not elder by elder for every day."""
     cols = (col(Elder.id), col(Elder.birth_date), col(Elder.area))
     elders = list(session.execute(sa.select(*cols).where(col(Elder.canteen_id) == canteen_id)))
     home = {e.id for e in elders}
@@ -319,14 +321,7 @@ def enrolment(
         )
         for e in elders
     ]
-    out: dict[date, int] = {}
-    day = month.first_day
-    while day < month.next().first_day:
-        version = book.version_on(day)
-        if version is not None:
-            out[day] = sum(assess(p, day, version).eligible for p in profiles)
-        day += timedelta(days=1)
-    return out
+    return eligible_per_day(profiles, book, month.first_day, month.next().first_day)
 
 
 def z_totals(session: Session, *, canteen_id: uuid.UUID, month: Month) -> list[ZTotals]:

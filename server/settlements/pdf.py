@@ -217,16 +217,26 @@ def _bureau(pdf: _Pages, doc: StatementDoc) -> None:
 
 
 def _held(pdf: _Pages, doc: StatementDoc) -> None:
+    """The held and rejected meals; the registry fact behind an ``eligibility_changed`` hold is too long for the
+    row, so the row points to a numbered note under the table (one per distinct fact)."""
     pdf.heading("五、暂缓与不予支付餐次")
     held = doc.statement.held
-    rows = [
-        (h.meal_id, str(h.origin), h.service_date.isoformat(), SLOT_TEXT[h.slot][0], reasons_text(h), _y(h.subsidy))
-        for h in held
-    ]
+    notes: dict[str, int] = {}
+    rows = []
+    for h in held:
+        fact = doc.facts.get(h.meal_id)
+        if fact is None:
+            reason = reasons_text(h, doc)
+        else:
+            n = notes.setdefault(fact[0], len(notes) + 1)
+            reason = f"{reasons_text(h)}（注{n}）"
+        rows.append((h.meal_id, str(h.origin), h.service_date.isoformat(), SLOT_TEXT[h.slot][0], reason, _y(h.subsidy)))
     total = ("合计", "", "", "", f"{len(held)} 份", _y(sum(h.subsidy for h in held)))
     pdf.grid(
         ("餐次编号", "原属月份", "日期", "餐次", "状态与原因", "补贴(元)"), (48, 18, 22, 12, 58, 22), rows, total, 5
     )
+    for text, n in notes.items():
+        pdf.multi_cell(0, ROW_HEIGHT, f"注{n}：{text}", new_x="LMARGIN", new_y="NEXT")
 
 
 def _signatures(pdf: _Pages) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -167,14 +167,21 @@ def current(session: Session, *, row: SettlementStatement, ctx: Context) -> Comp
     return None if row.state == "closed" else compute(session, row=row, ctx=ctx)
 
 
-def export_statement(session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context) -> Statement:
+def export_statement(
+    session: Session, *, actor: Principal, row: SettlementStatement, ctx: Context
+) -> tuple[Statement, Mapping[str, tuple[str, str]]]:
     """The statement an export is made from: stored (closed) or computed now, masked for callers without
-    categories.read."""
+    categories.read; and, open, the registry fact behind each meal it holds ``eligibility_changed`` (none for
+    those callers)."""
+    facts: Mapping[str, tuple[str, str]] = {}
     if row.state == "closed":
         statement = verify_stored(row)
     else:
-        statement = compute(session, row=row, ctx=ctx, with_checks=False).settlement.statement
-    return statement if sees_categories(actor) else mask(statement, ctx.category_tiers)
+        settlement = compute(session, row=row, ctx=ctx, with_checks=False).settlement
+        statement, facts = settlement.statement, settlement.facts
+    if not sees_categories(actor):  # a fact may name a category (an ended 特困 span): none without the right
+        return mask(statement, ctx.category_tiers), {}
+    return statement, facts
 
 
 # ---------------------------------------------------------------------------------------------------------------

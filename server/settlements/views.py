@@ -107,8 +107,10 @@ def _standing(statement: Statement) -> Callable[[str], str]:
 
 
 def _flagged(statement: Statement, facts: Sequence[MealFact]) -> list[FlaggedMealOut]:
-    """The statement's flagged sales (with their standing in it) and its held meals, by origin month."""
+    """The statement's flagged sales (with their standing in it) and its held meals, by origin month. A held
+    meal's flags are the statement's (intake's and ``eligibility_changed``, which intake could not know)."""
     status = _standing(statement)
+    held_flags = {h.meal_id: h.flags for h in statement.held}
     out: dict[str, FlaggedMealOut] = {}
     for f in facts:
         if f.flags and f.kind == "sale":
@@ -121,7 +123,7 @@ def _flagged(statement: Statement, facts: Sequence[MealFact]) -> list[FlaggedMea
                 subsidy=f.subsidy,
                 status=status(f.meal_id),
                 decision=f.decision,
-                flags=_flag_texts(f.flags),
+                flags=_flag_texts(held_flags.get(f.meal_id, f.flags)),
             )
     for h in statement.held:
         if h.meal_id not in out:

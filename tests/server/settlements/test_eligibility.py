@@ -171,3 +171,17 @@ def test_closed_month_gets_a_downward_adjustment_and_keeps_its_hash(world: World
         ("eligibility_changed", -(lost - kept), [late[1]]),
         ("operating", -200, [late[1]]),
     ]
+
+
+def test_the_exports_name_the_fact_behind_a_held_meal(world: World) -> None:
+    """A clerk reading the CSV sees why each meal is held: the death, its date and when it was recorded."""
+    api = world.api
+    m = last_month()
+    elder, _, effective = _meals(world, "deceased", m)
+    sid = create(world, world.canteen_a, m)["id"]
+    _register(world, "deceased", elder, effective)
+    r = api.client.get(f"{S}/{sid}/export", headers=api.auditor, params={"format": "csv"})
+    assert r.status_code == 200, r.text
+    held = [row for row in r.content.decode("utf-8-sig").splitlines() if row.endswith(",held")]
+    words = f"待审核：登记信息变更，补贴不再成立；老人 {effective + timedelta(days=1)} 起身故（{local_today()} 登记"
+    assert len(held) == 2 and all(words in row for row in held), held

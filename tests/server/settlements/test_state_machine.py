@@ -192,6 +192,10 @@ class ServerSettlement(RuleBasedStateMachine):
         decision = self.decisions.get(r.meal_id)
         return decision == "accepted" or (decision is None and self.flags[r.meal_id] <= INFO_FLAGS)
 
+    def who(self, elder: int | None) -> str | None:
+        """The elder a sale is for (None: a walk-in)."""
+        return None if elder is None else self.world.elders[elder]
+
     def day_sales(self, elder: str, day: date, voided: set[uuid.UUID | None]) -> list[MealRecord]:
         """The elder's stored sales that day at every canteen, not voided, in service-time order."""
         found = [
@@ -285,7 +289,7 @@ class ServerSettlement(RuleBasedStateMachine):
         """Sales ``wait`` minutes apart: (terminal, elder or None for a walk-in, slot, how the elder was found),
         each quoted by its terminal from its own ledger."""
         for term, elder, slot, by in sales:
-            who = None if elder is None else self.world.elders[elder]
+            who = self.who(elder)
             self.chains[term].sale(elder=who, when=self.tick(wait), slot=slot, by=by)
 
     def voidable(self) -> list[tuple[Chain, MealRecord]]:
@@ -487,7 +491,7 @@ class ServerSettlement(RuleBasedStateMachine):
                         assert month == self.open_months(c)[0]
                     for m in a["meal_ids"]:
                         assert self.month(self.stored[uuid.UUID(m)]) == origin
-                    if a["kind"] in ("late_paid", "reversed"):
+                    if a["kind"] in ("late_paid", "reversed", "eligibility_changed"):
                         sign = 1 if a["kind"] == "late_paid" else -1
                         net.update({uuid.UUID(m): sign for m in a["meal_ids"]})
                         subsidy[origin] += a["amount"]
