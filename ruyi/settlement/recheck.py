@@ -4,6 +4,9 @@ month is settled (status history, categories, card revocations, each with its ef
 subsidy the present registry no longer supports (the subsidy quoted now is lower than the one paid) is
 ``eligibility_changed``: held until a reviewer decides, or, for a closed month, reversed in the next open month.
 
+A meal intake already holds as ``quote_mismatch`` (the counter granted more than the rules give) is not
+reported again unless a recorded registry fact explains the lower subsidy.
+
 Only eligibility is asked about here: the meal is quoted without the elder's other meals of the day, so daily and
 slot limits (which have their own flag and check) never count as a change of the registry.
 """
@@ -22,6 +25,8 @@ from ruyi.reasons import Reason
 from ruyi.rules import RuleBook, RuleVersion
 from ruyi.settlement.model import MealFact
 
+QUOTE_MISMATCH = "quote_mismatch"
+"""Intake's flag for a subsidy the rules did not give (:data:`ruyi.flags.FLAG_TEXT`)."""
 ELIGIBILITY_CHANGED = "eligibility_changed"
 """The held meals' flag and the check code (texts: :data:`ruyi.flags.FLAG_TEXT`)."""
 
@@ -40,6 +45,8 @@ class RegistryFact:
     effective: date
     recorded_at: datetime | None = None
     recorded_by: str = ""
+    label: str = ""
+    """The category's label in the rule book (特困人员), for the words; the code when empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +102,8 @@ def fact_texts(fact: RegistryFact | None, reasons: Iterable[Reason] = ()) -> tup
         zh_word, en_word = _STATUS_WORDS.get(fact.code, (fact.code, fact.code))
         zh, en = f"老人 {fact.effective} 起{zh_word}", f"elder {en_word} since {fact.effective}"
     elif fact.kind == "category_end":
-        zh, en = f"类别 {fact.code} 已于 {fact.effective} 结束", f"category {fact.code} ended on {fact.effective}"
+        name = fact.label or fact.code
+        zh, en = f"类别 {name} 已于 {fact.effective} 结束", f"category {name} ended on {fact.effective}"
     else:
         zh, en = f"就餐卡 {fact.effective} 起挂失/停用", f"card revoked since {fact.effective}"
     if fact.recorded_at is not None:
@@ -190,6 +198,8 @@ def recheck(facts: Iterable[MealFact], registry: Registry, rules: RuleBook) -> d
         now, reasons = pricer.subsidy(f, elder, Reason.CARD_REVOKED if revoked is not None else None)
         if now < f.subsidy:
             fact = revoked.fact if revoked is not None else _explain(f, elder, registry)
+            if fact is None and QUOTE_MISMATCH in f.flags:
+                continue  # over-subsidised at the counter, already held for that: no change of the registry
             out[f.meal_id] = Finding(f.meal_id, f.elder_id, f.subsidy, now, reasons, fact)
     return out
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -51,10 +52,12 @@ def _local(at: datetime | None, zone: Any) -> datetime | None:
     return None if at is None else at.astimezone(zone)
 
 
-def registry_of(session: Session, *, facts: Iterable[MealFact], card_secret: bytes, zone: Any) -> Registry:
+def registry_of(
+    session: Session, *, facts: Iterable[MealFact], card_secret: bytes, zone: Any, labels: Mapping[str, str]
+) -> Registry:
     """The registry now for the elders of the subsidised sales among ``facts``: six queries whatever their number
     (three for the profiles, one each for status changes, ended categories and revoked cards, and the audit
-    entries naming who recorded them)."""
+    entries naming who recorded them). ``labels``: the rule book's category labels, for an ended category's words."""
     text_of: dict[uuid.UUID, str] = {}
     for f in facts:
         elder = _uuid(f.elder_id) if f.kind == "sale" and f.subsidy > 0 else None
@@ -73,7 +76,8 @@ def registry_of(session: Session, *, facts: Iterable[MealFact], card_secret: byt
         out.append(RegistryFact(text_of[r.elder_id], "status", r.status, r.effective_from, recorded, by))
     for r in ended:
         at, by = audit.get((CATEGORY_END, str(r.elder_id), f"{r.code}:{r.valid_to.isoformat()}"), (None, ""))
-        out.append(RegistryFact(text_of[r.elder_id], "category_end", r.code, r.valid_to, _local(at, zone), by))
+        ended_fact = RegistryFact(text_of[r.elder_id], "category_end", r.code, r.valid_to, _local(at, zone), by)
+        out.append(replace(ended_fact, label=labels.get(r.code, "")))
     revocations: dict[str, Revocation] = {}
     for c in cards:
         since = revoked_since(c.revoked_on, c.revoked_at, zone)

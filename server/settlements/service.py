@@ -138,7 +138,9 @@ def compute(
         inputs = check_inputs(session, canteen_id=row.canteen_id, month=month, ctx=ctx, facts=own)
     prior = prior_months(session, ctx=ctx, canteen_id=row.canteen_id, month=month, late=late)
     every = [*own, *(f for p in prior for f in p.facts)]
-    registry = registry_of(session, facts=every, card_secret=ctx.card_secret, zone=ctx.book.zone)
+    registry = registry_of(
+        session, facts=every, card_secret=ctx.card_secret, zone=ctx.book.zone, labels=ctx.book.categories
+    )
     settlement = settle(
         canteen_id=str(row.canteen_id),
         month=month,

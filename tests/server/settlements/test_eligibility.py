@@ -24,7 +24,7 @@ WORDS = {
     "deceased": "elder deceased since {d}",
     "cancelled": "elder cancelled since {d}",
     "suspended": "elder suspended since {d}",
-    "category_end": "category tekun ended on {d}",
+    "category_end": "category 特困（五保） ended on {d}",  # the rule book's label, not the code
     "card_revoked": "card revoked since {d}",
 }
 
