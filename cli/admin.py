@@ -17,10 +17,11 @@ import os
 import secrets
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from ruyi.settlement import Month
 from server.auth.cashiers import set_cashier_pin
@@ -33,6 +34,8 @@ from server.config import Settings
 from server.db import DatabaseNotMigrated, check_migrated, make_engine, open_session
 from server.errors import NotFound, ServerError
 from server.meals import rollups
+
+_T = TypeVar("_T")
 
 
 def register(sub: Any) -> None:
@@ -61,28 +64,39 @@ def register(sub: Any) -> None:
     ro.set_defaults(handler=run_rollups)
 
 
-def run_create_staff(args: argparse.Namespace) -> int:
+def _in_database(work: Callable[[Session], _T]) -> _T | None:
+    """``work`` in a write session of the configured database (which must be migrated), committed; None, with the
+    reason on stderr, when the database or the work refuses."""
     engine = make_engine(Settings().resolved_database_url)
     try:
         check_migrated(engine)
         with open_session(engine, write=True) as session:
-            staff, password = create_staff(
-                session,
-                actor=SYSTEM,
-                username=args.username,
-                role=Role(args.role),
-                display_name=args.display_name,
-                canteen_id=args.canteen_id,
-            )
+            out = work(session)
             session.commit()
+            return out
     except DatabaseNotMigrated as exc:
         print(f"✗ {exc}", file=sys.stderr)
-        return 1
     except ServerError as exc:
         print(f"✗ {exc.zh} / {exc.en}", file=sys.stderr)
-        return 1
     finally:
         engine.dispose()
+    return None
+
+
+def run_create_staff(args: argparse.Namespace) -> int:
+    made = _in_database(
+        lambda session: create_staff(
+            session,
+            actor=SYSTEM,
+            username=args.username,
+            role=Role(args.role),
+            display_name=args.display_name,
+            canteen_id=args.canteen_id,
+        )
+    )
+    if made is None:
+        return 1
+    staff, password = made
     print(f"✓ 已创建 {staff.username}（{staff.role}）/ created {staff.username} ({staff.role})")
     print(f"初始密码（只显示这一次）/ initial password (shown once): {password}")
     return 0
@@ -90,23 +104,15 @@ def run_create_staff(args: argparse.Namespace) -> int:
 
 def run_set_cashier_pin(args: argparse.Namespace) -> int:
     pin = sys.stdin.readline().strip() if args.pin_stdin else f"{secrets.randbelow(1_000_000):06d}"
-    engine = make_engine(Settings().resolved_database_url)
-    try:
-        check_migrated(engine)
-        with open_session(engine, write=True) as session:
-            staff = session.exec(select(Staff).where(col(Staff.username) == args.username)).first()
-            if staff is None:
-                raise NotFound("工作人员", "staff member")
-            set_cashier_pin(session, actor=SYSTEM, staff_id=staff.id, number=args.number, pin=pin)
-            session.commit()
-    except DatabaseNotMigrated as exc:
-        print(f"✗ {exc}", file=sys.stderr)
+
+    def work(session: Session) -> Staff:
+        staff = session.exec(select(Staff).where(col(Staff.username) == args.username)).first()
+        if staff is None:
+            raise NotFound("工作人员", "staff member")
+        return set_cashier_pin(session, actor=SYSTEM, staff_id=staff.id, number=args.number, pin=pin)
+
+    if _in_database(work) is None:
         return 1
-    except ServerError as exc:
-        print(f"✗ {exc.zh} / {exc.en}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
     print(f"✓ 收银员 {args.username} 工号 {args.number} / cashier {args.username} number {args.number}")
     if not args.pin_stdin:
         print(f"密码（只显示这一次）/ PIN (shown once): {pin}")

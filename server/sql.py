@@ -24,6 +24,15 @@ _S = TypeVar("_S", bound=sa.sql.Select[Any])
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
+def flush_unique(session: Session, taken: Exception) -> None:
+    """Flush; when a unique constraint refuses it (a name or number taken meanwhile), roll back and raise ``taken``."""
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        raise taken from None
+
+
 def _postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import secrets
 import uuid
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ruyi.cashier import CASHIER_NO_RE, CashierEntry, hash_pin, valid_pin
+from server import sql
 from server.audit import service as audit
 from server.auth.principal import CANTEEN_ROLES, Principal, Role
 from server.auth.tables import Staff
@@ -45,26 +45,21 @@ def set_cashier_pin(session: Session, *, actor: Principal, staff_id: uuid.UUID, 
         raise Invalid.field("number", "cashier.number", "工号为 1–8 位数字", "the number is 1 to 8 digits")
     if not valid_pin(pin):
         raise Invalid.field("pin", "cashier.pin", "密码为 4–8 位数字", "the PIN is 4 to 8 digits")
-    taken = session.exec(
+    taken = Conflict(
+        f"工号 {number} 在本食堂已被使用", f"number {number} is taken at this canteen", code="cashier.taken"
+    )
+    holder = session.exec(
         select(Staff.id).where(
             col(Staff.canteen_id) == staff.canteen_id, col(Staff.cashier_no) == number, col(Staff.id) != staff.id
         )
     ).first()
-    if taken is not None:
-        raise Conflict(
-            f"工号 {number} 在本食堂已被使用", f"number {number} is taken at this canteen", code="cashier.taken"
-        )
+    if holder is not None:
+        raise taken
     before = _cashier_snapshot(staff)
     staff.cashier_no = number
     staff.pin_hash = hash_pin(pin, secrets.token_bytes(16))
     session.add(staff)
-    try:
-        session.flush()
-    except sa.exc.IntegrityError:
-        session.rollback()
-        raise Conflict(
-            f"工号 {number} 在本食堂已被使用", f"number {number} is taken at this canteen", code="cashier.taken"
-        ) from None
+    sql.flush_unique(session, taken)
     audit.record(
         session,
         actor=actor,

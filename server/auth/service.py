@@ -8,11 +8,11 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
+from server import sql
 from server.audit import service as audit
 from server.auth.principal import CANTEEN_ROLES, STAFF_ROLES, TOKEN_ROLES, Perm, Principal, Role
 from server.auth.tables import AuthToken, Staff
@@ -96,13 +96,9 @@ def create_staff(
         canteen_id=canteen_id,
     )
     session.add(staff)
-    try:
-        session.flush()
-    except sa.exc.IntegrityError:
-        session.rollback()
-        raise Conflict(
-            f"用户名 {username} 已存在", f"username {username} is taken", code="staff.username_taken"
-        ) from None
+    sql.flush_unique(
+        session, Conflict(f"用户名 {username} 已存在", f"username {username} is taken", code="staff.username_taken")
+    )
     audit.record(
         session,
         actor=actor,

@@ -68,11 +68,7 @@ def create_canteen(
         offline_warn_minutes=offline_warn_minutes,
     )
     session.add(canteen)
-    try:
-        session.flush()
-    except sa.exc.IntegrityError:
-        session.rollback()
-        raise taken from None
+    sql.flush_unique(session, taken)
     audit.record(
         session,
         actor=actor,
